@@ -1,0 +1,44 @@
+# The two headline targets are the README's two commands:
+#   make study   -> set up, build the embedded corpus, run the default study
+#   make test    -> set up, run the tests (unit, smoke runs, notebooks)
+# Everything installs itself: system packages (apt), a venv in .venv, the corpus under ~/.cache/aelib.
+PY       ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+PRESET   ?= small
+STUDY    ?= default
+WORKERS  ?= 2
+SEEDS    ?= 0 1 2
+
+.PHONY: study test setup system venv corpus bench clean-venv
+
+study: setup corpus
+	$(BIN)/python -m aelib.study --preset $(PRESET) --study $(STUDY) --workers $(WORKERS) --seeds $(SEEDS)
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+setup: system venv
+
+system:
+	@bash scripts/install_system.sh
+
+venv: $(VENV)/.installed
+
+# torch first, pinned exactly: a looser range can pull a multi-GB CUDA download
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.14.1 torchaudio==2.11.0
+	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+corpus: venv
+	$(BIN)/python -m aelib.corpora build --size $(PRESET)
+
+bench: setup corpus
+	$(BIN)/python scripts/benchmark.py
+
+clean-venv:
+	rm -rf $(VENV)

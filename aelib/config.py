@@ -1,0 +1,123 @@
+"""The one typed configuration of a run, with named presets.
+
+Every default lives here, once, with a comment saying why. A run resolves ``Config`` from a preset
+plus overrides (papermill parameters, CLI flags) and saves it into ``params.json``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TASKS = ("kws", "asr", "ser", "asc")
+PARADIGMS = ("clean", "noisy", "cascade", "joint", "iterative")
+PRESETS = ("smoke", "small", "paper")
+
+
+def default_data_dir(preset: str = "small") -> str:
+    """Corpus cache outside git: $AELIB_DATA, else ~/.cache/aelib/corpus/<size>."""
+    base = os.environ.get("AELIB_DATA") or str(Path.home() / ".cache" / "aelib" / "corpus")
+    size = "smoke" if preset == "smoke" else "small"
+    return str(Path(base) / size)
+
+
+@dataclass
+class Config:
+    # --- what to run -------------------------------------------------------------------------
+    task: str = "kws"  # kws | asr | ser | asc
+    paradigm: str = "iterative"  # clean | noisy | cascade | joint | iterative
+    preset: str = "small"  # smoke (tests) | small (2-core CPU study) | paper (GPU, real corpora)
+    seed: int = 0  # set before any object is built; part of the run path
+    study: str = "default"  # runs/<study>/<task>/<paradigm>/seed<k>
+    data_dir: str = ""  # corpus root with <task>.csv and noise.csv; "" = default_data_dir(preset)
+    run_root: str = "runs"
+    device: str = "auto"  # auto = cuda when present, else cpu
+    amp: bool = False  # mixed precision on CUDA only (bf16 autocast)
+
+    # --- audio and mixing ---------------------------------------------------------------------
+    sample_rate: int = 16_000  # the whole study is 16 kHz mono
+    train_snr_low: float = -5.0  # training SNR is drawn uniformly from [low, high] dB per clip
+    train_snr_high: float = 20.0  # covers the test grid's useful range without pure-noise clips
+    test_snrs: tuple[float, ...] = (-10.0, -5.0, 0.0, 5.0, 10.0, 20.0)  # the paper-style grid (+ clean)
+    rir_prob: float = 0.0  # probability of a simulated room response on clean speech (off: paper has none)
+
+    # --- AE: STFT U-Net -----------------------------------------------------------------------
+    n_fft: int = 512  # 32 ms at 16 kHz, the usual speech-enhancement frame
+    hop: int = 128  # 75 % overlap, so the noisy-phase iSTFT is smooth
+    ae_width: int = 16  # channels of the first U-Net level (doubles per level)
+    ae_depth: int = 4  # encoder levels, as DESIGN.md
+    ae_loss: str = "wsdr"  # wsdr (DCUNet weighted SDR, default) | sisdr | spec_mse
+
+    # --- CA -----------------------------------------------------------------------------------
+    ca_width: int = 32  # base channels of the task model
+    n_mels: int = 64  # log-mel bands of the 2-D front-ends
+
+    # --- optimisation -------------------------------------------------------------------------
+    batch_size: int = 32
+    lr: float = 1e-3  # Adam; both AE and CA
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0  # keeps CTC and early wSDR steps from exploding
+    ae_epochs: int = 4  # AE pre-training (cascade, iterative init)
+    ca_epochs: int = 6  # CA training for clean / noisy / cascade / joint, and the clean init of iterative
+    rounds: int = 2  # iterative: rounds of (AE phase, CA phase)
+    ae_epochs_per_round: int = 1  # iterative: importance-weighted AE epochs per round
+    ca_epochs_per_round: int = 2  # iterative: CA epochs on enhanced audio per round
+    joint_lambda: float = 0.1  # joint: L = L_AE + lambda L_CA; CE/CTC are ~1-5 while wSDR is in [-1, 1]
+    importance: str = "ratio"  # ratio (default) | softmax | rank | uniform (ablation)
+    importance_w_max: float = 5.0  # ratio: clip so that one outlier does not own the batch
+    importance_temperature: float = 1.0  # softmax temperature, in units of the batch-mean loss
+    max_train_clips: int = 0  # 0 = all; caps make smoke runs take seconds
+    max_eval_clips: int = 0  # per (SNR, noise split, speech kind) cell; 0 = all
+    num_workers: int = 0  # DataLoader workers; 0 is fastest on 2 cores with on-the-fly mixing
+    eval_pesq: bool = True  # PESQ is the slowest metric; off in smoke
+
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes saved with the run
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; choose one of {TASKS}")
+        if self.paradigm not in PARADIGMS:
+            raise ValueError(f"unknown paradigm {self.paradigm!r}; choose one of {PARADIGMS}")
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; choose one of {PRESETS}")
+        if not self.data_dir:
+            self.data_dir = default_data_dir(self.preset)
+        self.test_snrs = tuple(float(s) for s in self.test_snrs)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["test_snrs"] = list(self.test_snrs)
+        return d
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.run_root) / self.study / self.task / self.paradigm / f"seed{self.seed}"
+
+
+# Preset overrides. "small" is the dataclass default (the 2-core CPU study); smoke is for tests.
+PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
+    "smoke": dict(
+        ae_width=4, ca_width=8, n_mels=32, batch_size=8, ae_epochs=1, ca_epochs=1, rounds=1,
+        ae_epochs_per_round=1, ca_epochs_per_round=1, max_train_clips=32, max_eval_clips=4,
+        test_snrs=(0.0, 10.0), eval_pesq=False,
+    ),
+    "small": {},
+    "paper": dict(
+        ae_width=32, ca_width=64, n_mels=64, batch_size=32, ae_epochs=30, ca_epochs=40, rounds=5,
+        ae_epochs_per_round=3, ca_epochs_per_round=5, amp=True,
+    ),
+}
+
+
+def make_config(preset: str = "small", **overrides: Any) -> Config:
+    """Resolve a preset plus overrides into a Config; unknown keys are an error (typos are common)."""
+    if preset not in PRESET_OVERRIDES:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {tuple(PRESET_OVERRIDES)}")
+    names = {f.name for f in dataclasses.fields(Config)}
+    unknown = set(overrides) - names
+    if unknown:
+        raise TypeError(f"unknown config keys {sorted(unknown)}; valid keys: {sorted(names)}")
+    values = {**PRESET_OVERRIDES[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    return Config(preset=preset, **values)

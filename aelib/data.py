@@ -1,0 +1,245 @@
+"""Datasets and loaders: manifests + noise bank -> seeded (noisy, clean, target) batches.
+
+Mixing happens on the fly. Each item's randomness comes from a generator seeded by
+``(seed, epoch, index)`` in training and ``(seed, index, snr, noise split)`` in evaluation, so an
+epoch is the same whether or not the run was interrupted, and every test mixture can be rebuilt
+from its :class:`aelib.mixing.MixRecord`.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .audio import fit_length, load_audio
+from .config import Config
+from .corpora.manifest import NOISE_COLUMNS, TASK_COLUMNS, read_manifest
+from .mixing import MixRecord, draw_mixture, mix
+
+TRAIN_VAL_SNR_SEED = 7919  # offsets the val generator from training's, so val mixtures are fixed
+
+
+def _rng(*keys: int) -> np.random.Generator:
+    return np.random.default_rng([int(k) & 0xFFFFFFFF for k in keys])
+
+
+class AudioCache:
+    """Decoded audio by path, kept in memory: the embedded corpus fits easily and decoding dominates."""
+
+    def __init__(self, sr: int) -> None:
+        self.sr = sr
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __call__(self, path: str) -> np.ndarray:
+        wave = self._cache.get(path)
+        if wave is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # rate/channel fixes were reported by the corpus build
+                wave = load_audio(path, self.sr)
+            self._cache[path] = wave
+        return wave
+
+
+class NoiseBank:
+    """The noise files of one split (train, val, test_seen, test_unseen), loaded once."""
+
+    def __init__(self, rows: list[dict], cache: AudioCache) -> None:
+        if not rows:
+            raise ValueError("noise bank is empty for this split; check noise.csv")
+        self.rows = rows
+        self.cache = cache
+        self.paths = [r["path"] for r in rows]
+        self.types = {r["path"]: r["type"] for r in rows}
+        self.lengths = [len(cache(p)) for p in self.paths]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def load_manifests(cfg: Config, task_name: str, interferer: str) -> tuple[list[dict], list[dict]]:
+    """Task rows and noise rows for a task; asc uses speech interferers (noise_asc.csv)."""
+    root = Path(cfg.data_dir)
+    rows = read_manifest(root / f"{task_name}.csv", TASK_COLUMNS)
+    noise_file = "noise_asc.csv" if interferer == "speech" else "noise.csv"
+    noise = read_manifest(root / noise_file, NOISE_COLUMNS)
+    return rows, noise
+
+
+def subset(rows: list[dict], n: int, seed: int) -> list[dict]:
+    """A seeded random subset of ``n`` rows (all when n <= 0 or n >= len)."""
+    if n <= 0 or n >= len(rows):
+        return rows
+    idx = np.sort(_rng(seed, 17).choice(len(rows), n, replace=False))
+    return [rows[i] for i in idx]
+
+
+class MixtureDataset(Dataset):
+    """Clean clips of one split, mixed with a noise bank at a drawn or fixed SNR.
+
+    Args:
+        rows: manifest rows of one split.
+        task: the TaskSpec (clip length, target encoding).
+        labels: class names (or the asr vocabulary).
+        noise: the noise bank, or None for clean-only items (noisy == clean).
+        snr: a fixed SNR in dB (evaluation), or None to draw uniformly from ``snr_range`` per item.
+        seed: base seed; ``set_epoch`` changes the draws of training items.
+    """
+
+    def __init__(
+        self,
+        rows: list[dict],
+        task: Any,
+        labels: list[str],
+        cache: AudioCache,
+        noise: NoiseBank | None,
+        *,
+        snr: float | None = None,
+        snr_range: tuple[float, float] = (-5.0, 20.0),
+        seed: int = 0,
+        rir_prob: float = 0.0,
+        split_key: int = 0,
+    ) -> None:
+        self.rows, self.task, self.labels, self.cache, self.noise = rows, task, labels, cache, noise
+        self.snr, self.snr_range, self.seed, self.rir_prob = snr, snr_range, seed, rir_prob
+        self.split_key = split_key
+        self.n_samples = int(round(task.clip_seconds * cache.sr))
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def clean(self, i: int) -> np.ndarray:
+        wave = self.cache(self.rows[i]["path"])
+        fixed = getattr(self.task, "fixed_length", self.task.name != "asr")
+        n = self.n_samples if fixed else min(len(wave), self.n_samples)
+        return fit_length(wave, n)
+
+    def record(self, i: int) -> MixRecord | None:
+        """The mixture record of item ``i`` under the current epoch / SNR (None when clean)."""
+        if self.noise is None:
+            return None
+        if self.snr is None:
+            rng = _rng(self.seed, self.split_key, self.epoch, i)
+            snr = float(rng.uniform(*self.snr_range))
+        else:
+            rng = _rng(self.seed, self.split_key, int(round(self.snr * 100)) + 100_000, i)
+            snr = self.snr
+        n = len(self.clean(i))
+        return draw_mixture(rng, self.rows[i]["path"], n, self.noise.paths, self.noise.lengths, snr,
+                            rir_prob=self.rir_prob)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        clean = self.clean(i)
+        rec = self.record(i)
+        if rec is None:
+            noisy, target_wave = clean, clean
+        else:
+            noisy, target_wave = mix(clean, self.cache(rec.noise_path), rec.snr_db, rec.noise_offset,
+                                     rir_seed=rec.rir_seed, sr=self.cache.sr)
+        return {
+            "clean": torch.from_numpy(np.ascontiguousarray(target_wave)),
+            "noisy": torch.from_numpy(np.ascontiguousarray(noisy)),
+            "target": self.task.encode(self.rows[i]["label"], self.labels),
+            "snr": float("inf") if rec is None else rec.snr_db,
+            "index": i,
+            "noise_path": "" if rec is None else rec.noise_path,
+            "noise_offset": -1 if rec is None else rec.noise_offset,
+        }
+
+
+def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pad waveforms (and CTC targets) to the longest item; keep true lengths."""
+    lengths = torch.tensor([len(it["clean"]) for it in items], dtype=torch.long)
+    T = int(lengths.max())
+    pad = lambda x: torch.nn.functional.pad(x, (0, T - len(x)))  # noqa: E731
+    batch: dict[str, Any] = {
+        "clean": torch.stack([pad(it["clean"]) for it in items]),
+        "noisy": torch.stack([pad(it["noisy"]) for it in items]),
+        "length": lengths,
+        "snr": torch.tensor([it["snr"] for it in items], dtype=torch.float32),
+        "index": torch.tensor([it["index"] for it in items], dtype=torch.long),
+        "noise_path": [it["noise_path"] for it in items],
+        "noise_offset": [it["noise_offset"] for it in items],
+    }
+    targets = [it["target"] for it in items]
+    if targets[0].dim() == 0:
+        batch["target"] = torch.stack(targets)
+    else:
+        tl = torch.tensor([len(t) for t in targets], dtype=torch.long)
+        batch["target"] = torch.nn.utils.rnn.pad_sequence(targets, batch_first=True, padding_value=0)
+        batch["target_length"] = tl
+    return batch
+
+
+@dataclass
+class DataBundle:
+    """Everything a run needs from the corpus, for one task."""
+
+    task: Any
+    labels: list[str]
+    cache: AudioCache
+    rows: dict[str, list[dict]]  # split -> task rows
+    noise: dict[str, NoiseBank]  # noise split -> bank
+    cfg: Config
+
+    def train_set(self, clean_only: bool = False) -> MixtureDataset:
+        return MixtureDataset(self.rows["train"], self.task, self.labels, self.cache,
+                              None if clean_only else self.noise["train"],
+                              snr_range=(self.cfg.train_snr_low, self.cfg.train_snr_high),
+                              seed=self.cfg.seed, rir_prob=self.cfg.rir_prob, split_key=1)
+
+    def val_set(self, clean_only: bool = False) -> MixtureDataset:
+        """Validation mixtures: SNRs drawn once (fixed epoch) from the training range, val noise files."""
+        return MixtureDataset(self.rows["val"], self.task, self.labels, self.cache,
+                              None if clean_only else self.noise["val"],
+                              snr_range=(self.cfg.train_snr_low, self.cfg.train_snr_high),
+                              seed=self.cfg.seed + TRAIN_VAL_SNR_SEED, split_key=2)
+
+    def test_set(self, kind: str, noise_split: str | None, snr: float | None) -> MixtureDataset:
+        """Test rows of one speech kind at a fixed SNR; noise_split None means clean audio."""
+        rows = [r for r in self.rows["test"] if r["kind"] == kind]
+        rows = subset(rows, self.cfg.max_eval_clips, self.cfg.seed)
+        bank = None if noise_split is None else self.noise[noise_split]
+        return MixtureDataset(rows, self.task, self.labels, self.cache, bank, snr=snr,
+                              seed=self.cfg.seed, split_key=3 if noise_split == "test_seen" else 4)
+
+    def loader(self, ds: MixtureDataset, shuffle: bool, epoch: int = 0, drop_last: bool = False) -> DataLoader:
+        g = torch.Generator().manual_seed(self.cfg.seed * 1000 + epoch)
+        return DataLoader(ds, batch_size=self.cfg.batch_size, shuffle=shuffle, generator=g,
+                          collate_fn=collate, num_workers=self.cfg.num_workers, drop_last=drop_last)
+
+
+def load_data(cfg: Config, task: Any) -> DataBundle:
+    """Read manifests, subset the training split, open the noise banks.
+
+    Raises:
+        aelib.corpora.manifest.ManifestError: a manifest is missing or a split is empty.
+    """
+    from .corpora.manifest import ManifestError
+
+    rows, noise_rows = load_manifests(cfg, task.name, task.interferer)
+    by_split = {s: [r for r in rows if r["split"] == s] for s in ("train", "val", "test")}
+    for s, rs in by_split.items():
+        if not rs:
+            raise ManifestError(f"{cfg.data_dir}/{task.name}.csv has no {s!r} rows")
+    by_split["train"] = subset(by_split["train"], cfg.max_train_clips, cfg.seed)
+    by_split["val"] = subset(by_split["val"], cfg.max_train_clips // 4 if cfg.max_train_clips else 0, cfg.seed)
+    labels = task.labels_from_manifest(rows)
+    cache = AudioCache(cfg.sample_rate)
+    noise = {}
+    for s in ("train", "val", "test_seen", "test_unseen"):
+        rs = [r for r in noise_rows if r["split"] == s]
+        if rs:
+            noise[s] = NoiseBank(rs, cache)
+    for s in ("train", "val", "test_seen"):
+        if s not in noise:
+            raise ManifestError(f"noise manifest in {cfg.data_dir} has no {s!r} files")
+    return DataBundle(task, labels, cache, by_split, noise, cfg)

@@ -1,0 +1,135 @@
+"""Evaluation of a trained pipeline over the SNR grid, noise splits and speech kinds.
+
+One row per test utterance and condition goes to ``predictions.csv`` (the mixture record, the
+reference, the prediction, per-utterance correctness or WER, and AE quality with ``input_``
+columns for the unprocessed mixture beside the enhanced ones), and the means per cell go to
+``metrics.json``. Per-utterance rows are what confidence intervals and paired tests between
+paradigms are computed from (:mod:`aelib.metrics`).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import Config
+from .data import DataBundle
+from .train import pick_device, to_device
+
+CLEAN = "clean"  # the SNR label of the clean condition
+
+
+def predict_batch(task: Any, ca: nn.Module, wave: torch.Tensor, lengths: torch.Tensor, labels: list[str]) -> list[str]:
+    """CA predictions (class names or transcripts) for a batch of waveforms."""
+    return task.decode(task.forward(ca, wave, lengths), labels)
+
+
+def conditions(cfg: Config, data: DataBundle) -> list[tuple[str, str | None, float | None]]:
+    """(speech kind, noise split, snr) cells: clean once per kind, then every split x SNR."""
+    kinds = sorted({r["kind"] for r in data.rows["test"]}, key=lambda k: (k != "synthetic", k))
+    splits = [s for s in ("test_seen", "test_unseen") if s in data.noise]
+    out: list[tuple[str, str | None, float | None]] = []
+    for kind in kinds:
+        out.append((kind, None, None))
+        out.extend((kind, s, snr) for s in splits for snr in cfg.test_snrs)
+    return out
+
+
+def ae_quality(est: np.ndarray, noisy: np.ndarray, clean: np.ndarray, sr: int, with_pesq: bool) -> dict[str, float]:
+    """SI-SDR, STOI and (optionally) wide-band PESQ of the enhanced and the unprocessed signal."""
+    from . import metrics
+
+    out: dict[str, float] = {}
+    for prefix, sig in (("", est), ("input_", noisy)):
+        out[f"{prefix}sisdr"] = float(metrics.si_sdr(sig[None], clean[None])[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[f"{prefix}stoi"] = float(metrics.stoi(sig[None], clean[None], sr)[0])
+            if with_pesq:
+                out[f"{prefix}pesq"] = float(metrics.pesq_wb(sig[None], clean[None], sr)[0])
+    return out
+
+
+@torch.no_grad()
+def evaluate(cfg: Config, data: DataBundle, ae: nn.Module | None, ca: nn.Module, *,
+             progress: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run the test grid; returns (per-utterance rows, per-cell summary rows)."""
+    device = pick_device(cfg.device)
+    task = data.task
+    ca = ca.to(device).eval()
+    if ae is not None:
+        ae = ae.to(device).eval()
+    rows: list[dict[str, Any]] = []
+    cells: list[dict[str, Any]] = []
+    grid = conditions(cfg, data)
+    for kind, split, snr in tqdm(grid, desc=f"evaluate {cfg.task}/{cfg.paradigm}", disable=not progress):
+        ds = data.test_set(kind, split, snr)
+        cell_rows: list[dict[str, Any]] = []
+        for batch in data.loader(ds, shuffle=False):
+            batch = to_device(batch, device)
+            x = batch["noisy"]
+            enh = ae(x) if ae is not None else x
+            preds = predict_batch(task, ca, enh, batch["length"], data.labels)
+            for j, i in enumerate(batch["index"].tolist()):
+                n = int(batch["length"][j])
+                r = ds.rows[i]
+                row = {"clip": r["path"], "source": r["source"], "kind": kind, "noise_split": split or CLEAN,
+                       "noise_type": data.noise[split].types[batch["noise_path"][j]] if split else "",
+                       "noise_path": batch["noise_path"][j], "noise_offset": batch["noise_offset"][j],
+                       "snr": CLEAN if snr is None else snr, "ref": r["label"], "pred": preds[j],
+                       "score": task.per_sample_correct(preds[j], r["label"])}
+                if ae is not None and split is not None:
+                    row.update(ae_quality(enh[j, :n].float().cpu().numpy(), x[j, :n].float().cpu().numpy(),
+                                          batch["clean"][j, :n].float().cpu().numpy(), cfg.sample_rate, cfg.eval_pesq))
+                cell_rows.append(row)
+        rows.extend(cell_rows)
+        cells.append(summarise_cell(task, data.labels, kind, split, snr, cell_rows))
+    return rows, cells
+
+
+def _nanmean(xs: list[float]) -> float:
+    a = np.asarray([x for x in xs if x is not None], dtype=np.float64)
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if a.size else math.nan
+
+
+def summarise_cell(task: Any, labels: list[str], kind: str, split: str | None, snr: float | None,
+                   rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Task scores and mean AE quality (with improvements over the input) for one cell."""
+    cell: dict[str, Any] = {"kind": kind, "noise_split": split or CLEAN, "snr": CLEAN if snr is None else snr,
+                            "n": len(rows)}
+    if rows:
+        cell.update(task.score([r["pred"] for r in rows], [r["ref"] for r in rows], labels))
+    for m in ("sisdr", "stoi", "pesq"):
+        if rows and m in rows[0]:
+            cell[m] = _nanmean([r[m] for r in rows])
+            cell[f"input_{m}"] = _nanmean([r[f"input_{m}"] for r in rows])
+            cell[f"{m}_delta"] = cell[m] - cell[f"input_{m}"]
+    return cell
+
+
+def headline(task: Any, cells: list[dict[str, Any]]) -> dict[str, float]:
+    """A few numbers a reader wants first: clean score, mean over the noisy grid, low-SNR mean."""
+    m = task.primary_metric
+    out: dict[str, float] = {}
+    syn = [c for c in cells if c["kind"] == "synthetic"] or cells
+    clean = [c[m] for c in syn if c["noise_split"] == CLEAN and m in c]
+    if clean:
+        out[f"clean_{m}"] = clean[0]
+    for split in ("test_seen", "test_unseen"):
+        vals = [c[m] for c in syn if c["noise_split"] == split and m in c]
+        low = [c[m] for c in syn if c["noise_split"] == split and m in c and float(c["snr"]) <= 0]
+        if vals:
+            out[f"{split}_{m}"] = float(np.mean(vals))
+        if low:
+            out[f"{split}_lowsnr_{m}"] = float(np.mean(low))
+    for k in ("sisdr_delta", "pesq_delta", "stoi_delta"):
+        vals = [c[k] for c in syn if k in c and np.isfinite(c[k])]
+        if vals:
+            out[f"mean_{k}"] = float(np.mean(vals))
+    return out

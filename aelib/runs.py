@@ -1,0 +1,242 @@
+"""Run folders: create, execute, resume, and load back for use outside the notebooks.
+
+``runs/<study>/<task>/<paradigm>/seed<k>/`` holds ``params.json`` (resolved config, git commit,
+package versions), ``history.json``, ``checkpoints/`` (``checkpoint.th`` while training,
+``best.th`` at the end), ``importance.json`` (iterative), ``predictions.csv`` (one row per test
+utterance and condition) and ``metrics.json`` (per-cell means and headline numbers), which is
+written last: its presence means the run is finished, and a finished run is skipped on re-run.
+All files are written atomically. A folder holding a run with different settings is never
+overwritten: that is an error.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import Config, make_config
+
+
+class RunExistsError(RuntimeError):
+    """The run folder holds a run made with different settings."""
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".json", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=1, default=_json_default)
+    os.replace(tmp, path)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """torch.save to a temporary file, then rename: a crash never leaves a truncated checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:
+    path = Path(path)
+    cols: list[str] = []
+    for r in rows:
+        cols.extend(k for k in r if k not in cols)
+    fd, tmp = tempfile.mkstemp(suffix=".csv", dir=path.parent)
+    with os.fdopen(fd, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in r.items()})
+    os.replace(tmp, path)
+
+
+def git_commit() -> str:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=5).stdout.strip() or "unknown"
+    except Exception:
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    import torchaudio
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchaudio": torchaudio.__version__,
+            "numpy": np.__version__, "platform": platform.platform()}
+
+
+def is_finished(run_dir: str | Path) -> bool:
+    return (Path(run_dir) / "metrics.json").exists()
+
+
+# Keys that may differ between the first attempt and a resume without changing the result.
+_VOLATILE = ("device", "num_workers", "run_root", "extra")
+
+
+def prepare_run_dir(cfg: Config) -> Path:
+    """Create the run folder and write params.json; refuse a folder made with other settings."""
+    run_dir = cfg.run_dir
+    params = run_dir / "params.json"
+    new = cfg.to_dict()
+    if params.exists():
+        old = json.loads(params.read_text())["config"]
+        diff = {k for k in set(old) | set(new) if k not in _VOLATILE and old.get(k) != new.get(k)}
+        if diff:
+            raise RunExistsError(
+                f"{run_dir} holds a run with different settings ({sorted(diff)}); use another study name "
+                "or delete the folder to start over.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(params, {"config": new, "git_commit": git_commit(), "versions": versions()})
+    return run_dir
+
+
+def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> dict[str, Any]:
+    """Train and evaluate one (task, paradigm, seed) run, resuming if interrupted; returns metrics."""
+    from .data import load_data
+    from .evaluate import evaluate, headline
+    from .models import serialize
+    from .paradigms import uses_ae
+    from .tasks import get_task
+    from .train import Trainer, seed_everything
+
+    run_dir = cfg.run_dir
+    if is_finished(run_dir) and not force_eval:
+        return json.loads((run_dir / "metrics.json").read_text())
+    prepare_run_dir(cfg)
+    seed_everything(cfg.seed)
+    task = get_task(cfg.task)
+    data = load_data(cfg, task)
+    ae = build_ae(cfg) if uses_ae(cfg.paradigm) else None
+    ca = task.build_model(cfg, data.labels)
+    trainer = Trainer(cfg, data, ae, ca, run_dir, progress=progress)
+    history = trainer.fit()
+    atomic_save({"config": cfg.to_dict(), "labels": data.labels, "ae": serialize(ae) if ae is not None else None,
+                 "ca": serialize(ca)}, run_dir / "checkpoints" / "best.th")
+    rows, cells = evaluate(cfg, data, trainer.ae, trainer.ca, progress=progress)
+    write_csv(run_dir / "predictions.csv", rows)
+    metrics = {"task": cfg.task, "paradigm": cfg.paradigm, "seed": cfg.seed, "preset": cfg.preset,
+               "primary_metric": task.primary_metric, "higher_is_better": task.higher_is_better,
+               "headline": headline(task, cells), "cells": cells,
+               "train_seconds": round(sum(h.get("seconds", 0.0) for h in history if "reused" not in h), 2)}
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def build_ae(cfg: Config) -> torch.nn.Module:
+    from .models.unet import UNetEnhancer
+
+    return UNetEnhancer(n_fft=cfg.n_fft, hop=cfg.hop, width=cfg.ae_width, depth=cfg.ae_depth)
+
+
+class Pipeline:
+    """A trained run as a tool: ``enhance(wave, sr)`` and ``predict(wave, sr)``.
+
+    ``enhance`` is the identity for paradigms without an AE; ``predict`` applies the run's own AE
+    (when it has one) and then its CA, returning a class name, or a transcript for asr.
+    """
+
+    def __init__(self, run_dir: Path, cfg: Config, labels: list[str], ae, ca, task) -> None:
+        self.run_dir, self.cfg, self.labels, self.ae, self.ca, self.task_spec = run_dir, cfg, labels, ae, ca, task
+
+    @property
+    def task(self) -> str:
+        return self.cfg.task
+
+    @property
+    def paradigm(self) -> str:
+        return self.cfg.paradigm
+
+    def _prepare(self, wave: np.ndarray, sr: int) -> torch.Tensor:
+        from .audio import AudioError, resample, to_mono
+
+        wave = np.asarray(wave, dtype=np.float32)
+        if wave.ndim == 2:
+            wave = to_mono(wave if wave.shape[0] > wave.shape[1] else wave.T)
+        if wave.ndim != 1 or wave.size == 0:
+            raise AudioError(f"expected a non-empty 1-D waveform (or time x channels), got shape {wave.shape}")
+        return torch.from_numpy(resample(wave, sr, self.cfg.sample_rate))[None]
+
+    @torch.no_grad()
+    def enhance(self, wave: np.ndarray, sr: int = 16_000) -> np.ndarray:
+        x = self._prepare(wave, sr)
+        return (self.ae(x) if self.ae is not None else x)[0].numpy()
+
+    @torch.no_grad()
+    def predict(self, wave: np.ndarray, sr: int = 16_000) -> str:
+        from .evaluate import predict_batch
+
+        x = torch.from_numpy(self.enhance(wave, sr))[None]
+        return predict_batch(self.task_spec, self.ca, x, torch.tensor([x.shape[1]]), self.labels)[0]
+
+
+def load_run(run_dir: str | Path) -> Pipeline:
+    """Rebuild a run's models from ``checkpoints/best.th`` on the CPU."""
+    from .models import deserialize
+    from .tasks import get_task
+
+    run_dir = Path(run_dir)
+    best = run_dir / "checkpoints" / "best.th"
+    if not best.exists():
+        raise FileNotFoundError(f"{best} not found: the run has not finished training (re-run it to resume)")
+    saved = torch.load(best, map_location="cpu", weights_only=False)
+    d = dict(saved["config"])
+    cfg = make_config(d.pop("preset"), **{k: tuple(v) if k == "test_snrs" else v for k, v in d.items()})
+    ae = deserialize(saved["ae"]).eval() if saved["ae"] is not None else None
+    ca = deserialize(saved["ca"]).eval()
+    return Pipeline(run_dir, cfg, saved["labels"], ae, ca, get_task(cfg.task))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m aelib.runs --task kws --paradigm cascade --preset smoke [--key value ...]``."""
+    import argparse
+
+    p = argparse.ArgumentParser(description="Train and evaluate one aelib run (resumes if interrupted).")
+    p.add_argument("--task", required=True)
+    p.add_argument("--paradigm", required=True)
+    p.add_argument("--preset", default="small")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--study", default="default")
+    p.add_argument("--data-dir", default="")
+    p.add_argument("--run-root", default="runs")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="other Config fields (JSON values)")
+    a = p.parse_args(argv)
+    extra = {}
+    for kv in a.set:
+        k, v = kv.split("=", 1)
+        try:
+            extra[k] = json.loads(v)
+        except json.JSONDecodeError:
+            extra[k] = v
+    cfg = make_config(a.preset, task=a.task, paradigm=a.paradigm, seed=a.seed, study=a.study,
+                      data_dir=a.data_dir, run_root=a.run_root, **extra)
+    metrics = execute(cfg)
+    print(json.dumps(metrics["headline"], indent=1))
+
+
+if __name__ == "__main__":
+    main()

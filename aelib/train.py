@@ -1,0 +1,248 @@
+"""The one trainer that every paradigm drives.
+
+``Trainer`` runs a paradigm's phases in order. Per epoch it trains, validates, keeps the best state
+of the phase (by validation only: test data is never looked at here), appends to ``history.json``
+and writes ``checkpoints/checkpoint.th`` atomically, so re-running the same command resumes where
+the last finished epoch left off. At the end of each phase the best state is restored
+(denoiser's Solver does the same). A non-finite loss stops the run with an error and leaves the
+last good checkpoint in place.
+
+Shared phases (``ae_pretrain``, ``ca_clean``) are stored once per task, seed and relevant settings
+under ``runs/<study>/<task>/_shared/seed<k>/`` and reused by every paradigm that starts with them;
+a file lock makes parallel study workers compute each one only once.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import fcntl
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import Config
+from .data import DataBundle
+from .paradigms import Phase, ca_input, phases, step_loss
+from .runs import atomic_save, atomic_write_json
+
+# Settings that change what a shared phase computes; everything else (paradigm knobs, evaluation) may differ.
+SHARED_KEYS = ("task", "seed", "data_dir", "sample_rate", "train_snr_low", "train_snr_high", "rir_prob",
+               "n_fft", "hop", "ae_width", "ae_depth", "ae_loss", "ca_width", "n_mels", "batch_size", "lr",
+               "weight_decay", "grad_clip", "max_train_clips", "amp")
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced NaN or Inf; the last good checkpoint is kept."""
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch and numpy before any object is built (the seed is part of the run path)."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def shared_key(cfg: Config, phase: Phase) -> str:
+    d = cfg.to_dict()
+    keys = {k: d[k] for k in SHARED_KEYS}
+    keys["epochs"] = phase.epochs
+    keys["phase"] = phase.name
+    return hashlib.sha1(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+class Trainer:
+    """Runs the phases of ``cfg.paradigm`` on ``data`` for an AE (or None) and a CA model."""
+
+    def __init__(self, cfg: Config, data: DataBundle, ae: nn.Module | None, ca: nn.Module, run_dir: str | Path,
+                 *, progress: bool = True) -> None:
+        self.cfg, self.data, self.task = cfg, data, data.task
+        self.device = pick_device(cfg.device)
+        self.ae = ae.to(self.device) if ae is not None else None
+        self.ca = ca.to(self.device)
+        self.run_dir = Path(run_dir)
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.shared_dir = self.run_dir.parent.parent / "_shared" / f"seed{cfg.seed}"
+        self.progress = progress
+        self.phases = phases(cfg)
+        self.history: list[dict[str, Any]] = []
+        self.importance_log: dict[str, list[float]] = {}
+
+    # ---- state -------------------------------------------------------------------------------
+    def models(self) -> dict[str, nn.Module]:
+        return {"ae": self.ae, "ca": self.ca} if self.ae is not None else {"ca": self.ca}
+
+    def state(self) -> dict[str, Any]:
+        return {k: copy.deepcopy(m.state_dict()) for k, m in self.models().items()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        for k, m in self.models().items():
+            if k in state:
+                m.load_state_dict(state[k])
+
+    def optimizer(self, phase: Phase) -> torch.optim.Optimizer:
+        params = [p for k in phase.trains for p in self.models()[k].parameters()]
+        return torch.optim.Adam(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+
+    def _save_checkpoint(self, pi: int, epoch: int, opt, best_state, best_score) -> None:
+        atomic_save({"phase_index": pi, "epoch": epoch, "models": self.state(), "optimizer": opt.state_dict(),
+                     "best_state": best_state, "best_score": best_score, "history": self.history,
+                     "importance": self.importance_log}, self.ckpt_dir / "checkpoint.th")
+        atomic_write_json(self.run_dir / "history.json", self.history)
+
+    # ---- loops -------------------------------------------------------------------------------
+    def set_modes(self, phase: Phase, train: bool) -> None:
+        for k, m in self.models().items():
+            m.train(train and k in phase.trains)
+            for p in m.parameters():
+                p.requires_grad_(k in phase.trains)
+
+    def autocast(self):
+        if self.cfg.amp and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def train_epoch(self, phase: Phase, epoch: int, opt: torch.optim.Optimizer) -> dict[str, Any]:
+        self.set_modes(phase, True)
+        torch.manual_seed(self.cfg.seed * 100_003 + 1000 * self.phases.index(phase) + epoch)  # resume == no break
+        ds = self.data.train_set(clean_only=phase.step == "ca" and phase.ca_input == "clean")
+        ds.set_epoch(epoch + 1000 * self.phases.index(phase))
+        loader = self.data.loader(ds, shuffle=True, epoch=epoch + 1000 * self.phases.index(phase))
+        total, n, weights = 0.0, 0, []
+        bar = tqdm(loader, desc=f"{phase.name} {epoch + 1}/{phase.epochs}", leave=False, disable=not self.progress)
+        for step, batch in enumerate(bar):
+            batch = to_device(batch, self.device)
+            with self.autocast():
+                loss, info = step_loss(phase, batch, self.ae, self.ca, self.task, self.cfg)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"non-finite loss ({float(loss)}) in phase {phase.name}, epoch {epoch + 1}, step {step}; "
+                    f"the last good checkpoint is kept in {self.ckpt_dir}. Lower lr or grad_clip and re-run.")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            params = [p for g in opt.param_groups for p in g["params"]]
+            if self.cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+            opt.step()
+            bs = len(batch["length"])
+            total += float(loss) * bs
+            n += bs
+            if "weights" in info:
+                weights.extend(info["weights"].tolist())
+            bar.set_postfix(loss=f"{total / n:.4f}")
+        out: dict[str, Any] = {"train_loss": total / max(n, 1)}
+        if weights:
+            w = np.asarray(weights)
+            self.importance_log.setdefault(phase.name, []).extend(np.round(w, 4).tolist())
+            out.update(w_mean=float(w.mean()), w_std=float(w.std()), w_max=float(w.max()),
+                       w_min=float(w.min()), w_p90=float(np.quantile(w, 0.9)))
+        return out
+
+    @torch.no_grad()
+    def validate(self, phase: Phase) -> dict[str, float]:
+        """Validation score (higher is better) for best-state selection, on the val split only."""
+        from .evaluate import predict_batch
+
+        for m in self.models().values():
+            m.eval()
+        ds = self.data.val_set(clean_only=phase.ca_input == "clean")
+        loader = self.data.loader(ds, shuffle=False)
+        if phase.select_by == "ae":
+            from .losses import ae_loss
+
+            losses = []
+            for batch in loader:
+                batch = to_device(batch, self.device)
+                losses.append(ae_loss(self.cfg.ae_loss)(self.ae(batch["noisy"]), batch["clean"], batch["noisy"]))
+            val = float(torch.cat(losses).mean())
+            return {"val_ae_loss": val, "score": -val}
+        preds, refs = [], []
+        for batch in loader:
+            batch = to_device(batch, self.device)
+            x = ca_input(phase, batch, self.ae)
+            preds.extend(predict_batch(self.task, self.ca, x, batch["length"], self.data.labels))
+            refs.extend(ds.rows[int(i)]["label"] for i in batch["index"])
+        scores = self.task.score(preds, refs, self.data.labels)
+        m = scores[self.task.primary_metric]
+        return {**{f"val_{k}": v for k, v in scores.items()}, "score": m if self.task.higher_is_better else -m}
+
+    def run_phase(self, pi: int, start_epoch: int = 0, opt_state=None, best_state=None, best_score=-math.inf) -> None:
+        phase = self.phases[pi]
+        opt = self.optimizer(phase)
+        if opt_state is not None:
+            opt.load_state_dict(opt_state)
+        for epoch in range(start_epoch, phase.epochs):
+            t0 = time.time()
+            log = self.train_epoch(phase, epoch, opt)
+            val = self.validate(phase)
+            if val["score"] > best_score or best_state is None:
+                best_score, best_state = val["score"], self.state()
+            self.history.append({"phase": phase.name, "step": phase.step, "epoch": epoch + 1, **log, **val,
+                                 "seconds": round(time.time() - t0, 3)})
+            self._save_checkpoint(pi, epoch + 1, opt, best_state, best_score)
+        if best_state is not None:
+            self.load_state(best_state)
+
+    def _run_shared(self, pi: int) -> None:
+        """Load a shared phase's result if another paradigm already made it; else make and store it."""
+        phase = self.phases[pi]
+        path = self.shared_dir / f"{phase.name}-{shared_key(self.cfg, phase)}.th"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # a parallel worker computing the same phase finishes first
+            if path.exists():
+                saved = torch.load(path, map_location=self.device, weights_only=False)
+                self.load_state({k: saved["models"][k] for k in phase.trains})
+                self.history.extend({**h, "reused": str(path)} for h in saved["history"])
+                return
+            before = len(self.history)
+            self.run_phase(pi)
+            atomic_save({"models": {k: self.models()[k].state_dict() for k in phase.trains},
+                         "history": self.history[before:]}, path)
+
+    def fit(self) -> list[dict[str, Any]]:
+        """Run (or resume) every phase; returns the history."""
+        start_pi, start = 0, None
+        ckpt = self.ckpt_dir / "checkpoint.th"
+        if ckpt.exists():
+            start = torch.load(ckpt, map_location=self.device, weights_only=False)
+            self.load_state(start["models"])
+            self.history, self.importance_log = start["history"], start.get("importance", {})
+            start_pi = start["phase_index"]
+            if start["epoch"] >= self.phases[start_pi].epochs:  # that phase finished; its best state holds
+                self.load_state(start["best_state"])
+                start_pi, start = start_pi + 1, None
+        bar = tqdm(range(start_pi, len(self.phases)), desc=f"{self.cfg.task}/{self.cfg.paradigm}",
+                   disable=not self.progress)
+        for pi in bar:
+            phase = self.phases[pi]
+            bar.set_postfix(phase=phase.name)
+            if start is not None and pi == start_pi:
+                self.run_phase(pi, start["epoch"], start["optimizer"], start["best_state"], start["best_score"])
+            elif phase.shared:
+                self._run_shared(pi)
+                dummy = self.optimizer(phase)
+                self._save_checkpoint(pi, phase.epochs, dummy, self.state(), 0.0)
+            else:
+                self.run_phase(pi)
+            start = None
+        atomic_write_json(self.run_dir / "history.json", self.history)
+        if self.importance_log:
+            atomic_write_json(self.run_dir / "importance.json", self.importance_log)
+        return self.history
