@@ -127,8 +127,8 @@ def step_loss(
             info["ca_loss"] = l_ca.detach().cpu()
             return (w * l_ae).sum() / w.sum().clamp_min(1e-8), info
         l_ca = task.loss(task.forward(ca, est, lengths), batch)  # joint: CA loss flows into the AE
-        info["ae_loss"] = float(l_ae.mean())
-        info["ca_loss"] = float(l_ca.mean())
+        info["ae_loss"] = float(l_ae.mean().detach())
+        info["ca_loss"] = float(l_ca.mean().detach())
         return l_ae.mean() + cfg.joint_lambda * l_ca.mean(), info
     if phase.step == "ca":
         x = ca_input(phase, batch, ae)

@@ -141,7 +141,7 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
             opt.step()
             bs = len(batch["length"])
-            total += float(loss) * bs
+            total += float(loss.detach()) * bs
             n += bs
             if "weights" in info:
                 weights.extend(info["weights"].tolist())
