@@ -211,10 +211,17 @@ class DataBundle:
         return MixtureDataset(rows, self.task, self.labels, self.cache, bank, snr=snr,
                               seed=self.cfg.seed, split_key=3 if noise_split == "test_seen" else 4)
 
-    def loader(self, ds: MixtureDataset, shuffle: bool, epoch: int = 0, drop_last: bool = False) -> DataLoader:
-        g = torch.Generator().manual_seed(self.cfg.seed * 1000 + epoch)
-        return DataLoader(ds, batch_size=self.cfg.batch_size, shuffle=shuffle, generator=g,
-                          collate_fn=collate, num_workers=self.cfg.num_workers, drop_last=drop_last)
+    def loader(self, ds: MixtureDataset, shuffle: bool, epoch: int = 0) -> DataLoader:
+        """Batches of ``cfg.batch_size`` (the global batch); under torchrun, training batches are sharded.
+
+        Validation and test loaders are not sharded: every rank sees everything (see aelib.distributed).
+        """
+        from .distributed import GlobalBatchSampler, rank, world_size
+
+        world = world_size() if shuffle else 1
+        sampler = GlobalBatchSampler(len(ds), self.cfg.batch_size, self.cfg.seed * 1000 + epoch, shuffle,
+                                     world, rank() if world > 1 else 0)
+        return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.num_workers)
 
 
 def load_data(cfg: Config, task: Any) -> DataBundle:

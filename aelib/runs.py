@@ -124,10 +124,15 @@ def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> 
     from .tasks import get_task
     from .train import Trainer, seed_everything
 
+    from . import distributed as dist
+
+    dist.init()
     run_dir = cfg.run_dir
     if is_finished(run_dir) and not force_eval:
         return json.loads((run_dir / "metrics.json").read_text())
-    prepare_run_dir(cfg)
+    if dist.is_main():
+        prepare_run_dir(cfg)
+    dist.barrier()
     seed_everything(cfg.seed)
     task = get_task(cfg.task)
     data = load_data(cfg, task)
@@ -135,6 +140,9 @@ def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> 
     ca = task.build_model(cfg, data.labels)
     trainer = Trainer(cfg, data, ae, ca, run_dir, progress=progress)
     history = trainer.fit()
+    if not dist.is_main():  # only rank 0 writes and evaluates
+        dist.barrier()
+        return {}
     atomic_save({"config": cfg.to_dict(), "labels": data.labels, "ae": serialize(ae) if ae is not None else None,
                  "ca": serialize(ca)}, run_dir / "checkpoints" / "best.th")
     rows, cells = evaluate(cfg, data, trainer.ae, trainer.ca, progress=progress)
@@ -144,6 +152,7 @@ def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> 
                "headline": headline(task, cells), "cells": cells,
                "train_seconds": round(sum(h.get("seconds", 0.0) for h in history if "reused" not in h), 2)}
     atomic_write_json(run_dir / "metrics.json", metrics)
+    dist.barrier()
     return metrics
 
 
@@ -235,7 +244,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg = make_config(a.preset, task=a.task, paradigm=a.paradigm, seed=a.seed, study=a.study,
                       data_dir=a.data_dir, run_root=a.run_root, **extra)
     metrics = execute(cfg)
-    print(json.dumps(metrics["headline"], indent=1))
+    if metrics:  # rank 0 (or a single process)
+        print(json.dumps(metrics["headline"], indent=1))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import distributed as dist
 from .config import Config
 from .data import DataBundle
 from .paradigms import Phase, ca_input, phases, step_loss
@@ -101,6 +102,8 @@ class Trainer:
         return torch.optim.Adam(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
 
     def _save_checkpoint(self, pi: int, epoch: int, opt, best_state, best_score) -> None:
+        if not dist.is_main():
+            return
         atomic_save({"phase_index": pi, "epoch": epoch, "models": self.state(), "optimizer": opt.state_dict(),
                      "best_state": best_state, "best_score": best_score, "history": self.history,
                      "importance": self.importance_log}, self.ckpt_dir / "checkpoint.th")
@@ -137,6 +140,7 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             params = [p for g in opt.param_groups for p in g["params"]]
+            dist.average_gradients(params)  # no-op in a single process
             if self.cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
             opt.step()
@@ -146,6 +150,8 @@ class Trainer:
             if "weights" in info:
                 weights.extend(info["weights"].tolist())
             bar.set_postfix(loss=f"{total / n:.4f}")
+        for k in phase.trains:
+            dist.sync_buffers(self.models()[k])
         out: dict[str, Any] = {"train_loss": total / max(n, 1)}
         if weights:
             w = np.asarray(weights)
@@ -205,16 +211,19 @@ class Trainer:
         path = self.shared_dir / f"{phase.name}-{shared_key(self.cfg, phase)}.th"
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path.with_suffix(".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # a parallel worker computing the same phase finishes first
-            if path.exists():
+            if dist.is_main():
+                fcntl.flock(lock, fcntl.LOCK_EX)  # a parallel worker computing the same phase finishes first
+            if dist.broadcast_flag(path.exists()):
                 saved = torch.load(path, map_location=self.device, weights_only=False)
                 self.load_state({k: saved["models"][k] for k in phase.trains})
                 self.history.extend({**h, "reused": str(path)} for h in saved["history"])
                 return
             before = len(self.history)
             self.run_phase(pi)
-            atomic_save({"models": {k: self.models()[k].state_dict() for k in phase.trains},
-                         "history": self.history[before:]}, path)
+            if dist.is_main():
+                atomic_save({"models": {k: self.models()[k].state_dict() for k in phase.trains},
+                             "history": self.history[before:]}, path)
+            dist.barrier()
 
     def fit(self) -> list[dict[str, Any]]:
         """Run (or resume) every phase; returns the history."""
@@ -242,6 +251,8 @@ class Trainer:
             else:
                 self.run_phase(pi)
             start = None
+        if not dist.is_main():
+            return self.history
         atomic_write_json(self.run_dir / "history.json", self.history)
         if self.importance_log:
             atomic_write_json(self.run_dir / "importance.json", self.importance_log)

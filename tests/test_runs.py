@@ -1,0 +1,77 @@
+"""Every paradigm trains and evaluates on every task (fake micro-corpus), writes its files, loads back."""
+import json
+
+import numpy as np
+import pytest
+
+import aelib
+from aelib.config import PARADIGMS, TASKS, make_config
+from aelib.runs import RunExistsError, execute, load_run
+
+from .fake_corpus import make_fake_corpus
+
+
+@pytest.fixture(scope="module")
+def fake_root(tmp_path_factory):
+    return make_fake_corpus(tmp_path_factory.mktemp("fake"))
+
+
+@pytest.fixture(scope="module")
+def run_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("paradigm", PARADIGMS)
+def test_every_run_writes_its_files_and_loads(task, paradigm, fake_root, run_root):
+    cfg = make_config("smoke", task=task, paradigm=paradigm, data_dir=str(fake_root), run_root=str(run_root),
+                      test_snrs=(0.0,), eval_pesq=task == "kws")
+    m = execute(cfg, progress=False)
+    d = cfg.run_dir
+    for f in ("params.json", "history.json", "metrics.json", "predictions.csv", "checkpoints/best.th"):
+        assert (d / f).exists(), f
+    assert (d / "importance.json").exists() == (paradigm == "iterative")
+    cells = {(c["kind"], c["noise_split"], str(c["snr"])) for c in m["cells"]}
+    assert ("synthetic", "clean", "clean") in cells and ("real", "test_unseen", "0.0") in cells
+    primary = m["primary_metric"]
+    assert all(np.isfinite(c[primary]) for c in m["cells"])
+    if paradigm in ("cascade", "joint", "iterative"):
+        noisy = [c for c in m["cells"] if c["noise_split"] != "clean"]
+        assert all("sisdr" in c and "input_sisdr" in c and "stoi" in c for c in noisy)
+    pipe = aelib.load_run(d)
+    assert (pipe.task, pipe.paradigm) == (task, paradigm)
+    wave = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    out = pipe.enhance(wave, 16000)
+    assert out.shape == wave.shape
+    if paradigm in ("clean", "noisy"):
+        assert np.array_equal(out, wave)
+    assert isinstance(pipe.predict(wave, 16000), str)
+    # 8 kHz stereo input is resampled and mixed down
+    assert isinstance(pipe.predict(np.stack([wave[:8000], wave[:8000]], 1), 8000), str)
+
+
+def test_finished_run_is_skipped_and_never_overwritten(fake_root, tmp_path):
+    cfg = make_config("smoke", task="kws", paradigm="noisy", data_dir=str(fake_root), run_root=str(tmp_path),
+                      test_snrs=(0.0,))
+    first = execute(cfg, progress=False)
+    stamp = (cfg.run_dir / "metrics.json").stat().st_mtime_ns
+    assert execute(cfg, progress=False) == first
+    assert (cfg.run_dir / "metrics.json").stat().st_mtime_ns == stamp
+    other = make_config("smoke", task="kws", paradigm="noisy", data_dir=str(fake_root), run_root=str(tmp_path),
+                        test_snrs=(0.0,), lr=0.5)
+    (cfg.run_dir / "metrics.json").unlink()
+    with pytest.raises(RunExistsError, match="lr"):
+        execute(other, progress=False)
+
+
+def test_params_json_records_config_and_versions(fake_root, tmp_path):
+    cfg = make_config("smoke", task="ser", paradigm="clean", data_dir=str(fake_root), run_root=str(tmp_path),
+                      test_snrs=(0.0,))
+    execute(cfg, progress=False)
+    p = json.loads((cfg.run_dir / "params.json").read_text())
+    assert p["config"]["task"] == "ser" and "torch" in p["versions"] and p["git_commit"]
+
+
+def test_load_run_unfinished_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not finished"):
+        load_run(tmp_path)

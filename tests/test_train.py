@@ -1,0 +1,89 @@
+"""Trainer behaviour: resume equals an uninterrupted run, non-finite loss stops cleanly, shared phases."""
+import json
+
+import pytest
+import torch
+
+import aelib.train as train_mod
+from aelib.config import make_config
+from aelib.data import load_data
+from aelib.runs import build_ae
+from aelib.tasks import get_task
+from aelib.train import NonFiniteLossError, Trainer, seed_everything
+
+from .fake_corpus import make_fake_corpus
+
+
+@pytest.fixture(scope="module")
+def fake_root(tmp_path_factory):
+    return make_fake_corpus(tmp_path_factory.mktemp("fake"))
+
+
+def _trainer(root, run_root, paradigm="iterative", **kw):
+    cfg = make_config("smoke", task="kws", paradigm=paradigm, data_dir=str(root), run_root=str(run_root),
+                      ae_epochs=2, ca_epochs=2, **kw)
+    seed_everything(cfg.seed)
+    task = get_task("kws")
+    data = load_data(cfg, task)
+    return Trainer(cfg, data, build_ae(cfg), task.build_model(cfg, data.labels), cfg.run_dir, progress=False)
+
+
+def _state(tr):
+    return {f"{k}.{n}": v.clone() for k, m in tr.models().items() for n, v in m.state_dict().items()}
+
+
+def test_resume_matches_uninterrupted(fake_root, tmp_path, monkeypatch):
+    ref = _trainer(fake_root, tmp_path / "a")
+    ref.fit()
+    calls = {"n": 0}
+    orig = Trainer.train_epoch
+
+    def crashing(self, phase, epoch, opt):
+        calls["n"] += 1
+        if calls["n"] == 4:  # dies in the middle of the run (third epoch of ae/ca, i.e. ca_clean epoch 2)
+            raise KeyboardInterrupt
+        return orig(self, phase, epoch, opt)
+
+    monkeypatch.setattr(Trainer, "train_epoch", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        _trainer(fake_root, tmp_path / "b").fit()
+    monkeypatch.setattr(Trainer, "train_epoch", orig)
+    resumed = _trainer(fake_root, tmp_path / "b")
+    resumed.fit()
+    a, b = _state(ref), _state(resumed)
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), atol=1e-6), k
+    hist = json.loads((resumed.run_dir / "history.json").read_text())
+    assert [h["phase"] for h in hist] == [h["phase"] for h in ref.history]
+
+
+def test_non_finite_loss_stops_and_keeps_checkpoint(fake_root, tmp_path, monkeypatch):
+    tr = _trainer(fake_root, tmp_path, paradigm="noisy")
+    orig = train_mod.step_loss
+    calls = {"n": 0}
+
+    def nan_later(*a, **k):
+        loss, info = orig(*a, **k)
+        calls["n"] += 1
+        return (loss * float("nan") if calls["n"] > 4 else loss), info
+
+    monkeypatch.setattr(train_mod, "step_loss", nan_later)
+    with pytest.raises(NonFiniteLossError, match="last good checkpoint"):
+        tr.fit()
+    ckpt = torch.load(tr.ckpt_dir / "checkpoint.th", weights_only=False)
+    assert ckpt["epoch"] == 1 and all(torch.isfinite(v).all() for v in ckpt["models"]["ca"].values()
+                                      if v.is_floating_point())
+
+
+def test_shared_phase_is_computed_once(fake_root, tmp_path, monkeypatch):
+    _trainer(fake_root, tmp_path, paradigm="cascade").fit()
+    ran = []
+    orig = Trainer.run_phase
+
+    def spy(self, pi, *a, **k):
+        ran.append(self.phases[pi].name)
+        return orig(self, pi, *a, **k)
+
+    monkeypatch.setattr(Trainer, "run_phase", spy)
+    _trainer(fake_root, tmp_path, paradigm="joint").fit()
+    assert ran == ["joint"], "ae_pretrain should be reused from the cascade run"
