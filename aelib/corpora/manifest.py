@@ -1,12 +1,13 @@
 """Manifests: the one table format every corpus (embedded or real) is turned into.
 
 A corpus root holds one CSV per task (``kws.csv``, ``asr.csv``, ``ser.csv``, ``asc.csv``) and one
-``noise.csv`` for the noise bank. Paths inside are relative to the CSV's folder, so a corpus can be
-moved. Writing is atomic (temporary file + rename): an interrupted build never leaves a half-written
+``noise.csv`` for the noise bank (``noise_asc.csv`` for asc, whose interferer is speech). Paths are
+relative to the CSV's folder (the embedded corpus, so it can be moved) or absolute (the adapters of
+:mod:`aelib.corpora.adapters`, which point at a dataset where it lies). Writing is atomic (temporary file + rename): an interrupted build never leaves a half-written
 manifest that a later run would trust.
 
 Task manifest columns
-    path      audio file, relative to the manifest folder
+    path      audio file, relative to the manifest folder or absolute
     split     train | val | test
     label     class name (kws, ser, asc) or transcript, lower-case words (asr)
     source    voice (speech tasks) or source recording (scenes); splits are disjoint by source
