@@ -1,0 +1,55 @@
+"""Keyword spotting model after the paper's Fig. 3: a 1-D CNN on the raw waveform.
+
+conv1d(k=80, stride 4) + BN + ReLU + max-pool(4), then three conv1d(k=3) + BN + ReLU + max-pool(4)
+blocks (the M5 layout of Dai et al. 2017, "Very deep CNNs for raw waveforms"), global average
+pooling over the valid frames, and a linear classifier.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .frontends import masked_mean, valid_mask
+from .unet import check_wave
+
+
+class KWSNet(nn.Module):
+    """Raw-audio 1-D CNN classifier.
+
+    Args:
+        n_classes: number of keywords (including any filler/unknown class).
+        width: channels of the first two blocks; the last two have 2x and 4x.
+        dropout: before the classifier.
+
+    Shape:
+        wave [B, T] (T >= 1; short inputs are zero-padded internally), lengths [B] or None -> logits [B, C].
+    """
+
+    model_name = "kws"
+    #: total down-sampling of the time axis: stride 4 then four pools of 4
+    factor = 4 * 4**4
+
+    def __init__(self, n_classes: int, width: int = 32, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.model_args = dict(n_classes=n_classes, width=width, dropout=dropout)
+        w = width
+        chans = [(1, w, 80, 4), (w, w, 3, 1), (w, 2 * w, 3, 1), (2 * w, 4 * w, 3, 1)]
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv1d(i, o, k, stride=s, padding=k // 2 if s == 1 else 38, bias=False),
+                          nn.BatchNorm1d(o), nn.ReLU(inplace=True), nn.MaxPool1d(4, ceil_mode=True))
+            for i, o, k, s in chans
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(4 * w, n_classes)
+
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        check_wave(wave)
+        if wave.shape[-1] < self.factor:
+            wave = nn.functional.pad(wave, (0, self.factor - wave.shape[-1]))
+        x = wave[:, None, :]
+        for block in self.blocks:
+            x = block(x)
+        n = x.shape[-1]
+        flen = None if lengths is None else ((lengths + self.factor - 1) // self.factor).clamp(1, n)
+        pooled = masked_mean(x, valid_mask(flen, n, x.shape[0], x.device))
+        return self.fc(self.dropout(pooled))

@@ -1,0 +1,76 @@
+"""Speech recognition: utterances up to 4 s (not padded), character CTC, greedy decoding, WER (and CER).
+
+The vocabulary is fixed, not read from the manifest: index 0 is the CTC blank, then space,
+apostrophe and a-z. Transcripts are normalised by :func:`aelib.metrics.normalize_text`; characters
+outside the vocabulary (digits) are dropped, so write numbers as words in a corpus.
+"""
+from __future__ import annotations
+
+import string
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from .. import metrics
+from ..losses import ctc_loss
+from .base import TaskSpec, register
+
+BLANK = "<blank>"
+VOCAB: tuple[str, ...] = (BLANK, " ", "'", *string.ascii_lowercase)
+
+
+class ASRSpec(TaskSpec):
+    def labels_from_manifest(self, rows: Sequence[dict]) -> list[str]:
+        return list(VOCAB)
+
+    def encode(self, label: str, labels: Sequence[str]) -> torch.Tensor:
+        """Character ids of the normalised transcript (LongTensor [L]; unknown characters dropped)."""
+        index = {c: i for i, c in enumerate(labels) if c != BLANK}
+        text = " ".join("".join(c for c in metrics.normalize_text(label) if c in index).split())
+        ids = [index[c] for c in text]
+        return torch.tensor(ids, dtype=torch.long)
+
+    def build_model(self, cfg: Any, labels: Sequence[str]) -> nn.Module:
+        from ..models import ASRNet
+
+        return ASRNet(len(labels), width=cfg.ca_width, n_mels=cfg.n_mels, sample_rate=cfg.sample_rate)
+
+    def loss(self, output: Any, batch: dict[str, Any]) -> torch.Tensor:
+        """CTC per utterance, normalised by the transcript length (see :func:`aelib.losses.ctc_loss`)."""
+        log_probs, out_lengths = output
+        return ctc_loss(log_probs, out_lengths, batch["target"].to(log_probs.device),
+                        batch["target_length"].to(log_probs.device))
+
+    def collate_targets(self, targets: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``{"target": [B, Lmax] padded with 0, "target_length": [B]}``."""
+        lengths = torch.tensor([len(t) for t in targets], dtype=torch.long)
+        padded = nn.utils.rnn.pad_sequence(list(targets), batch_first=True, padding_value=0)
+        return {"target": padded, "target_length": lengths}
+
+    def decode(self, output: Any, labels: Sequence[str]) -> list[str]:
+        """Greedy CTC: best path, merge repeats, drop blanks, normalise spaces."""
+        log_probs, out_lengths = output
+        best = log_probs.argmax(-1).cpu()
+        texts = []
+        for path, n in zip(best.tolist(), out_lengths.cpu().tolist()):
+            chars, prev = [], None
+            for k in path[:n]:
+                if k != prev and k != 0:
+                    chars.append(labels[k])
+                prev = k
+            texts.append(" ".join("".join(chars).split()))
+        return texts
+
+    def score(self, preds: Sequence[str], refs: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
+        return metrics.wer_cer(preds, refs)
+
+    def per_sample_correct(self, pred: str, ref: str) -> float:
+        """Utterance WER (lower is better, unlike the classification tasks' 1/0)."""
+        return metrics.per_utterance_wer(pred, ref)
+
+
+ASR = register(ASRSpec(
+    name="asr", clip_seconds=4.0, interferer="noise", primary_metric="wer", higher_is_better=False,
+    fixed_length=False, model="asr", description="speech recognition (WER, CER)",
+))
