@@ -95,7 +95,7 @@ def is_finished(run_dir: str | Path) -> bool:
 
 
 # Keys that may differ between the first attempt and a resume without changing the result.
-_VOLATILE = ("device", "num_workers", "run_root", "extra")
+VOLATILE_KEYS = ("device", "num_workers", "run_root", "extra")
 
 
 def prepare_run_dir(cfg: Config) -> Path:
@@ -105,7 +105,7 @@ def prepare_run_dir(cfg: Config) -> Path:
     new = cfg.to_dict()
     if params.exists():
         old = json.loads(params.read_text())["config"]
-        diff = {k for k in set(old) | set(new) if k not in _VOLATILE and old.get(k) != new.get(k)}
+        diff = {k for k in set(old) | set(new) if k not in VOLATILE_KEYS and old.get(k) != new.get(k)}
         if diff:
             raise RunExistsError(
                 f"{run_dir} holds a run with different settings ({sorted(diff)}); use another study name "

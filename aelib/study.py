@@ -1,0 +1,398 @@
+"""The study grid runner: every (task, paradigm, seed) run as an executed notebook, in parallel.
+
+Each run is ``notebooks/01_train.ipynb`` executed by papermill into its own run folder
+(``runs/<study>/<task>/<paradigm>/seed<k>/train.ipynb``) with the run's settings as parameters.
+Finished runs (``metrics.json`` present, same settings) are skipped; unfinished ones are re-executed
+and the trainer resumes from its checkpoint; a failing run is reported at the end and the others go
+on (its executed notebook, with the error, stays in the run folder). Runs of the same task and seed
+are queued so that the shared stages (``ca_clean`` from ``clean``, ``ae_pretrain`` from
+``cascade``) are produced first; a file lock in the trainer prevents duplicate shared work anyway.
+After the grid, ``notebooks/02_results.ipynb`` is executed into ``runs/<study>/results.ipynb``, and
+``runs/<study>/study_info.json`` records the grid, the outcome of every run and the wall time.
+
+    python -m aelib.study --preset small --study default --tasks kws asr ser asc \\
+        --paradigms clean noisy cascade joint iterative --seeds 0 1 2 --workers 2 \\
+        [--data-dir DIR] [--run-root runs] [--set [SCOPE:]KEY=VALUE ...] [--results auto|always|never]
+
+``--set`` takes any Config field (JSON values); a SCOPE of a task, a paradigm or ``task/paradigm``
+limits it to those runs, e.g. ``--set asr:lr=5e-4 joint:joint_lambda=0.3``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .config import PARADIGMS, PRESETS, TASKS, Config, default_data_dir, make_config
+
+REPO = Path(__file__).resolve().parent.parent
+TRAIN_NOTEBOOK = REPO / "notebooks" / "01_train.ipynb"
+RESULTS_NOTEBOOK = REPO / "notebooks" / "02_results.ipynb"
+# Within one task and seed: clean makes ca_clean, cascade makes ae_pretrain; joint and iterative reuse them.
+PARADIGM_ORDER = ("clean", "cascade", "noisy", "joint", "iterative")
+# Notebook parameters that are not Config fields.
+RUNTIME_PARAMETERS = ("threads", "progress")
+FAILURES = ("failed", "conflict", "invalid")  # failed: the notebook raised; conflict: other settings in the folder
+
+
+# ---- parameters <-> Config ---------------------------------------------------------------------
+def config_from_parameters(task: str, paradigm: str, preset: str = "small", *, run_root: str = "",
+                           test_snrs: Any = "", config_json: str = "", **knobs: Any) -> Config:
+    """The Config of a 01_train notebook's parameters (also used by the grid runner to check runs).
+
+    ``""`` and ``None`` mean "the preset's default" (config.py stays the one source of defaults);
+    ``test_snrs`` is a comma-separated string or a sequence; ``config_json`` a JSON object of any
+    other Config fields; ``run_root`` "" is ``<repository>/runs`` wherever the notebook runs.
+    """
+    extra = json.loads(config_json) if config_json else {}
+    values = {k: v for k, v in knobs.items() if v is not None and v != "" and k not in RUNTIME_PARAMETERS}
+    values.update(extra)
+    if isinstance(test_snrs, str) and test_snrs.strip():
+        values["test_snrs"] = tuple(float(s) for s in test_snrs.split(","))
+    elif isinstance(test_snrs, (list, tuple)) and test_snrs:
+        values["test_snrs"] = tuple(float(s) for s in test_snrs)
+    if isinstance(values.get("test_snrs"), list):
+        values["test_snrs"] = tuple(values["test_snrs"])
+    values["run_root"] = run_root or str(REPO / "runs")
+    return make_config(preset, task=task, paradigm=paradigm, **values)
+
+
+def parse_sets(items: Iterable[str]) -> dict[str, Any]:
+    """``["[SCOPE:]key=value", ...]`` -> ``{"[SCOPE:]key": value}`` with JSON-decoded values."""
+    out: dict[str, Any] = {}
+    for kv in items:
+        if "=" not in kv:
+            raise ValueError(f"--set expects [SCOPE:]KEY=VALUE, got {kv!r}")
+        k, v = kv.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+def overrides_for(overrides: dict[str, Any], task: str, paradigm: str) -> dict[str, Any]:
+    """The overrides that apply to one run: unscoped keys, then task, paradigm, task/paradigm scopes."""
+    out: dict[str, Any] = {}
+    rank = {"": 0, task: 1, paradigm: 2, f"{task}/{paradigm}": 3}
+    for key, value in sorted(overrides.items(), key=lambda kv: rank.get(kv[0].rpartition(":")[0], -1)):
+        scope, _, name = key.rpartition(":")
+        t, slash, p = scope.partition("/")
+        if scope and not (scope in (*TASKS, *PARADIGMS) or (slash and t in TASKS and p in PARADIGMS)):
+            raise ValueError(f"unknown --set scope {scope!r}: use a task, a paradigm or task/paradigm")
+        if scope in rank:
+            out[name] = value
+    return out
+
+
+# ---- corpus ------------------------------------------------------------------------------------
+def ensure_corpus(preset: str, data_dir: str = "", tasks: Sequence[str] = TASKS, progress: bool = True) -> Path:
+    """The corpus root for ``preset``; builds the embedded corpus when it is the default root and missing.
+
+    An explicit ``data_dir`` (or the paper preset) is never built: its manifests must exist.
+    """
+    from .corpora.embedded import build_corpus, is_built
+
+    default = Path(default_data_dir(preset)).expanduser()
+    root = Path(data_dir).expanduser() if data_dir else default
+    embedded = root.resolve() == default.resolve() and preset in ("smoke", "small")
+    if embedded and not is_built(root, preset, 0):
+        print(f"building the embedded {preset} corpus in {root} (once) ...", file=sys.stderr)
+        return build_corpus(root, size=preset, seed=0, progress=progress)
+    missing = [f"{t}.csv" for t in tasks if not (root / f"{t}.csv").exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{root} has no {', '.join(missing)}: build the embedded corpus (python -m aelib.corpora build) or "
+            "adapt a real corpus (python -m aelib.corpora adapt NAME SRC --out DIR) and pass --data-dir DIR")
+    return root
+
+
+# ---- one run -----------------------------------------------------------------------------------
+@dataclass
+class RunOutcome:
+    task: str
+    paradigm: str
+    seed: int
+    run_dir: str
+    status: str  # done | skipped | failed | conflict | invalid ("" while queued)
+    seconds: float = 0.0
+    error: str = ""
+
+    @property
+    def notebook(self) -> str:
+        return str(Path(self.run_dir) / "train.ipynb")
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("done", "skipped")
+
+
+def settings_diff(run_dir: Path, cfg: Config) -> list[str]:
+    """Config keys where the run folder's params.json differs from ``cfg`` (volatile keys ignored)."""
+    from .runs import VOLATILE_KEYS
+
+    params = run_dir / "params.json"
+    if not params.exists():
+        return []
+    old = json.loads(params.read_text())["config"]
+    new = cfg.to_dict()
+    return sorted(k for k in set(old) | set(new) if k not in VOLATILE_KEYS and old.get(k) != new.get(k))
+
+
+def notebook_error(path: str | Path) -> str:
+    """``ename: evalue`` of the first error output in an executed notebook ("" when none)."""
+    try:
+        nb = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return ""
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and out.get("ename") != "PapermillExecutionError":
+                return f"{out.get('ename')}: {out.get('evalue')}".strip()
+    return ""
+
+
+def _execute_notebook(job: dict[str, Any]) -> dict[str, Any]:
+    """Execute one notebook with the papermill command line in its own process (a worker thread waits).
+
+    A separate process per notebook isolates the runs (environment, crashes) and needs no
+    ``if __name__ == "__main__"`` guard in the caller. Its log goes to ``<output>.log``.
+    """
+    output = Path(job["output"])
+    output.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **{v: str(job["threads"]) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
+    cmd = [sys.executable, "-m", "papermill", str(job["input"]), str(output), "--cwd", str(job["cwd"]),
+           "--no-progress-bar", "--no-log-output"]
+    for k, v in job["parameters"].items():  # -r: raw string; -p: papermill resolves None/bool/int/float
+        cmd += ["-r", k, v] if isinstance(v, str) else ["-p", k, json.dumps(v) if isinstance(v, (list, dict)) else str(v)]
+    if job.get("kernel_name"):
+        cmd += ["-k", job["kernel_name"]]
+    t0 = time.perf_counter()
+    with open(output.with_suffix(".log"), "w") as log:
+        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    error = ""
+    if rc != 0:
+        tail = output.with_suffix(".log").read_text().strip().splitlines()[-1:] or [""]
+        error = notebook_error(output) or f"papermill exited with {rc}: {tail[0]}"
+    return {"key": job["key"], "error": error, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+# ---- the grid ----------------------------------------------------------------------------------
+@dataclass
+class StudyReport:
+    study_dir: str
+    runs: list[RunOutcome] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    results_status: str = "not run"  # done | skipped | failed | not run
+    results_error: str = ""
+
+    @property
+    def failed(self) -> list[RunOutcome]:
+        return [r for r in self.runs if r.status in FAILURES]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.results_status != "failed"
+
+    def summary(self) -> str:
+        counts = {s: sum(r.status == s for r in self.runs) for s in ("done", "skipped", "failed", "conflict", "invalid")}
+        lines = [f"study {self.study_dir}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+                 + f" in {self.wall_seconds:.0f} s; results notebook {self.results_status}"]
+        for r in self.failed:
+            lines.append(f"  FAILED {r.task}/{r.paradigm}/seed{r.seed} ({r.status}): {r.error}")
+            lines.append(f"         {r.notebook if r.status == 'failed' else r.run_dir}")
+        if self.results_status == "failed":
+            lines.append(f"  FAILED results notebook: {self.results_error}")
+            lines.append(f"         {Path(self.study_dir) / 'results.ipynb'}")
+        return "\n".join(lines)
+
+
+def grid(tasks: Sequence[str], paradigms: Sequence[str], seeds: Sequence[int]) -> list[tuple[str, str, int]]:
+    """Seed-major (a whole seed finishes first), shared-stage producers first within a task."""
+    for p in paradigms:
+        if p not in PARADIGMS:
+            raise ValueError(f"unknown paradigm {p!r}; choose from {PARADIGMS}")
+    for t in tasks:
+        if t not in TASKS:
+            raise ValueError(f"unknown task {t!r}; choose from {TASKS}")
+    order = sorted(dict.fromkeys(paradigms), key=PARADIGM_ORDER.index)
+    return [(t, p, s) for s in dict.fromkeys(seeds) for t in dict.fromkeys(tasks) for p in order]
+
+
+def _write_info(study_dir: Path, info: dict[str, Any]) -> None:
+    from .runs import atomic_write_json
+
+    atomic_write_json(study_dir / "study_info.json", info)
+
+
+def _results_stale(study_dir: Path) -> bool:
+    out = study_dir / "results.ipynb"
+    if not out.exists():
+        return True
+    newest = max((p.stat().st_mtime for p in study_dir.glob("*/*/seed*/metrics.json")), default=0.0)
+    return newest > out.stat().st_mtime
+
+
+def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str] = TASKS,
+              paradigms: Sequence[str] = PARADIGMS, seeds: Sequence[int] = (0, 1, 2), workers: int = 2,
+              data_dir: str = "", run_root: str = "runs", overrides: dict[str, Any] | None = None,
+              results: str = "auto", results_parameters: dict[str, Any] | None = None, progress: bool = True,
+              kernel_name: str | None = None, train_notebook: str | Path = TRAIN_NOTEBOOK,
+              results_notebook: str | Path = RESULTS_NOTEBOOK) -> StudyReport:
+    """Run the grid (skipping finished runs), then the results notebook; see the module docstring.
+
+    Args:
+        overrides: ``{"[SCOPE:]key": value}`` Config overrides (see :func:`overrides_for`).
+        results: ``auto`` re-executes the results notebook when a run was executed or a metrics.json is
+            newer than ``results.ipynb``; ``always`` / ``never``.
+        results_parameters: extra parameters of the results notebook (e.g. ``cross_task_max_clips``).
+
+    Returns:
+        A :class:`StudyReport`; ``report.ok`` is False when a run or the results notebook failed.
+    """
+    from tqdm.auto import tqdm
+
+    if results not in ("auto", "always", "never"):
+        raise ValueError(f"results must be auto, always or never, got {results!r}")
+    t0 = time.perf_counter()
+    jobs_grid = grid(tasks, paradigms, seeds)
+    run_root_abs = Path(run_root).expanduser().resolve()
+    study_dir = run_root_abs / study
+    overrides = dict(overrides or {})
+    root = ensure_corpus(preset, data_dir, tasks=sorted(set(tasks)), progress=progress)
+    study_dir.mkdir(parents=True, exist_ok=True)
+    data_dir_abs = str(Path(data_dir).expanduser().resolve()) if data_dir else ""  # "" keeps the preset default
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = max(1, int(workers))
+    threads = max(1, cores // workers)
+    info = {"study": study, "preset": preset, "tasks": list(dict.fromkeys(tasks)),
+            "paradigms": list(dict.fromkeys(paradigms)), "seeds": list(dict.fromkeys(seeds)), "workers": workers,
+            "threads_per_worker": threads, "data_dir": str(root), "overrides": overrides, "status": "running",
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    _write_info(study_dir, info)
+
+    report = StudyReport(str(study_dir))
+    jobs: list[dict[str, Any]] = []
+    for task, paradigm, seed in jobs_grid:
+        params: dict[str, Any] = {"task": task, "paradigm": paradigm, "preset": preset, "seed": int(seed),
+                                  "study": study, "data_dir": data_dir_abs, "run_root": str(run_root_abs)}
+        outcome = RunOutcome(task, paradigm, int(seed), str(study_dir / task / paradigm / f"seed{seed}"), "")
+        try:
+            params.update(_split_parameters(overrides_for(overrides, task, paradigm), train_notebook))
+            cfg = config_from_parameters(**params)
+            diff = settings_diff(cfg.run_dir, cfg)
+        except Exception as exc:  # a bad override: nothing to execute for this run
+            outcome.status, outcome.error = "invalid", f"{type(exc).__name__}: {exc}"
+            report.runs.append(outcome)
+            continue
+        finished = (cfg.run_dir / "metrics.json").exists()
+        if diff:
+            outcome.status = "conflict"
+            outcome.error = (f"the {'finished' if finished else 'unfinished'} run there has other settings "
+                             f"({', '.join(diff)}); use another --study or delete the folder")
+        elif finished:
+            outcome.status = "skipped"
+        else:
+            params.update(threads=threads, progress=progress)
+            jobs.append({"key": len(report.runs), "input": str(train_notebook), "parameters": params,
+                         "output": str(cfg.run_dir / "train.ipynb"), "cwd": str(cfg.run_dir), "threads": threads,
+                         "kernel_name": kernel_name})
+        report.runs.append(outcome)
+
+    bar = tqdm(total=len(report.runs), desc=f"study {study}", disable=not progress, unit="run")
+    bar.update(len(report.runs) - len(jobs))
+    if jobs:
+        with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:  # each job is a papermill process
+            futures = [pool.submit(_execute_notebook, job) for job in jobs]
+            for fut in as_completed(futures):
+                res = fut.result()
+                r = report.runs[res["key"]]
+                r.seconds = res["seconds"]
+                finished = (Path(r.run_dir) / "metrics.json").exists()
+                r.status = "done" if finished and not res["error"] else "failed"
+                r.error = res["error"] or ("" if finished else "the notebook finished without writing metrics.json")
+                bar.update(1)
+                bar.set_postfix(last=f"{r.task}/{r.paradigm}/seed{r.seed}", failed=len(report.failed))
+    bar.close()
+
+    ran = bool(jobs)
+    if results == "always" or (results == "auto" and (ran or _results_stale(study_dir))):
+        res = _execute_notebook({"key": -1, "input": str(results_notebook), "output": str(study_dir / "results.ipynb"),
+                                 "parameters": {"study_dir": str(study_dir), **(results_parameters or {})},
+                                 "cwd": str(study_dir), "threads": cores, "kernel_name": kernel_name})
+        report.results_status = "failed" if res["error"] else "done"
+        report.results_error = res["error"]
+    elif results == "auto":
+        report.results_status = "skipped"
+    report.wall_seconds = round(time.perf_counter() - t0, 1)
+    info.update(status="ok" if report.ok else "failed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                wall_seconds=report.wall_seconds, results_notebook=report.results_status,
+                runs=[{**dataclasses.asdict(r), "notebook": r.notebook} for r in report.runs])
+    _write_info(study_dir, info)
+    return report
+
+
+def notebook_parameters(path: str | Path = TRAIN_NOTEBOOK) -> set[str]:
+    """Names assigned in the notebook's cell tagged ``parameters`` (read without importing papermill)."""
+    nb = json.loads(Path(path).read_text())
+    for cell in nb["cells"]:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            return {m.group(1) for m in re.finditer(r"^(\w+)\s*(?::[^=]*)?=", src, flags=re.M)}
+    raise ValueError(f"{path} has no cell tagged 'parameters'")
+
+
+def _split_parameters(knobs: dict[str, Any], notebook: str | Path) -> dict[str, Any]:
+    """Knobs that are notebook parameters pass as themselves (readable in the executed notebook); the
+    rest travel in ``config_json``."""
+    names = notebook_parameters(notebook)
+    direct = {k: v for k, v in knobs.items() if k in names and k != "config_json"}
+    rest = {k: v for k, v in knobs.items() if k not in direct}
+    if "test_snrs" in direct and isinstance(direct["test_snrs"], (list, tuple)):
+        direct["test_snrs"] = ",".join(str(float(s)) for s in direct["test_snrs"])
+    if rest:
+        direct["config_json"] = json.dumps(rest)
+    return direct
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m aelib.study", description=__doc__.splitlines()[0])
+    p.add_argument("--preset", default="small", choices=PRESETS, help="(default: small)")
+    p.add_argument("--study", default="default", help="runs/<study>/... (default: default)")
+    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    p.add_argument("--paradigms", nargs="+", default=list(PARADIGMS), choices=PARADIGMS)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--workers", type=int, default=2, help="parallel notebook executions (default: 2)")
+    p.add_argument("--data-dir", default="", help="corpus root (default: the preset's embedded corpus, built if missing)")
+    p.add_argument("--run-root", default="runs")
+    p.add_argument("--set", nargs="*", default=[], metavar="[SCOPE:]KEY=VALUE",
+                   help="Config overrides (JSON values); SCOPE = task, paradigm or task/paradigm")
+    p.add_argument("--results", default="auto", choices=("auto", "always", "never"),
+                   help="execute the results notebook: auto = when something changed (default)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    a = p.parse_args(argv)
+    from .corpora.embedded import BuildError
+    from .corpora.sources import SourceError
+
+    try:
+        report = run_study(a.preset, a.study, a.tasks, a.paradigms, a.seeds, a.workers, a.data_dir, a.run_root,
+                           parse_sets(a.set), results=a.results, progress=not a.quiet)
+    except (FileNotFoundError, ValueError, BuildError, SourceError) as exc:  # before any run started
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

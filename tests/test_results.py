@@ -1,0 +1,193 @@
+"""Aggregation over run folders (aelib.results) on small synthetic studies written by hand: no training."""
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aelib import results
+from aelib.metrics import mean_ci
+
+SNRS = (0.0, 10.0)
+N = 10  # utterances per cell
+METRIC = {"kws": ("accuracy", True), "asr": ("wer", False), "ser": ("uar", True), "asc": ("accuracy", True)}
+BASE = {"clean": 0.50, "noisy": 0.55, "cascade": 0.60, "joint": 0.62, "iterative": 0.70}
+
+
+def value(task, paradigm, seed, split, snr):
+    """Deterministic cell scores: iterative best; unseen 0.1 worse; higher SNR better; seeds jitter."""
+    v = BASE[paradigm] + 0.01 * seed + (0.0 if split != "test_unseen" else -0.1) + (0.0 if snr == "clean" else snr / 100)
+    return 1 - v if task == "asr" else v  # asr reports WER: lower is better
+
+
+def write_run(study, task, paradigm, seed, kinds=("synthetic",), importance=None):
+    d = study / task / paradigm / f"seed{seed}"
+    d.mkdir(parents=True)
+    metric, hib = METRIC[task]
+    cells, preds = [], []
+    for kind in kinds:
+        for split, snr in [("clean", "clean")] + [(s, x) for s in ("test_seen", "test_unseen") for x in SNRS]:
+            v = value(task, paradigm, seed, split, snr) - (0.2 if kind == "real" else 0.0)
+            cell = {"kind": kind, "noise_split": split, "snr": snr, "n": N, metric: v}
+            if paradigm in ("cascade", "joint", "iterative") and split != "clean":
+                cell.update(sisdr=5.0 + BASE[paradigm], input_sisdr=2.0, sisdr_delta=3.0 + BASE[paradigm])
+            cells.append(cell)
+            k = int(round(v * N))  # the first k utterances are "correct" (or, for asr, have WER 1)
+            for i in range(N):
+                preds.append({"clip": f"{task}/c{i}.wav", "source": "v", "kind": kind, "noise_split": split,
+                              "noise_type": "", "snr": snr, "ref": "a", "pred": "a", "score": float(i < k)})
+    (d / "metrics.json").write_text(json.dumps({"task": task, "paradigm": paradigm, "seed": seed, "preset": "smoke",
+                                                "primary_metric": metric, "higher_is_better": hib, "headline": {},
+                                                "cells": cells, "train_seconds": 1.0}))
+    pd.DataFrame(preds).to_csv(d / "predictions.csv", index=False)
+    (d / "params.json").write_text(json.dumps({"config": {"importance": "ratio", "importance_w_max": 5.0}}))
+    if importance is not None:
+        (d / "importance.json").write_text(json.dumps(importance))
+    return d
+
+
+@pytest.fixture
+def study(tmp_path):
+    s = tmp_path / "study"
+    for seed in (0, 1, 2):
+        for p in BASE:
+            write_run(s, "kws", p, seed, kinds=("synthetic", "real"),
+                      importance={"round1_ae": [1.0] * 8, "round2_ae": [0.5] * 6 + [5.0, 2.0]} if p == "iterative" else None)
+        for p in ("clean", "iterative"):
+            write_run(s, "asr", p, seed)
+    return s
+
+
+def test_collect_reads_every_cell_with_clean_as_inf(study):
+    df = results.collect(study)
+    assert len(df) == (3 * 5 * 2 + 3 * 2) * 5
+    assert set(df["snr"]) == {math.inf, 0.0, 10.0}
+    assert set(df["task"]) == {"kws", "asr"} and df["higher_is_better"].dtype == bool
+
+
+def test_summary_by_snr_mean_and_ci_over_seeds(study):
+    df = results.collect(study)
+    long = results.summary_by_snr(df, "kws", noise_split="test_seen")
+    row = long[(long["paradigm"] == "iterative") & (long["condition"] == "10")].iloc[0]
+    seeds = [value("kws", "iterative", s, "test_seen", 10.0) for s in (0, 1, 2)]
+    m, lo, hi = mean_ci(seeds)
+    assert row["mean"] == pytest.approx(m) and row["ci"] == pytest.approx(hi - m) and row["n_seeds"] == 3
+    # "all" pools seen and unseen (equal n): the mean of the two
+    pooled = results.summary_by_snr(df, "kws")
+    r = pooled[(pooled["paradigm"] == "clean") & (pooled["condition"] == "0")].iloc[0]
+    assert r["mean"] == pytest.approx(np.mean([value("kws", "clean", s, sp, 0.0) for s in (0, 1, 2)
+                                               for sp in ("test_seen", "test_unseen")]))
+    avg = pooled[(pooled["paradigm"] == "clean") & (pooled["condition"] == "avg")].iloc[0]
+    assert math.isnan(avg["snr"]) and avg["mean"] == pytest.approx(pooled.loc[
+        (pooled["paradigm"] == "clean") & pooled["condition"].isin(["0", "10"]), "mean"].mean())
+
+
+def test_table_by_snr_is_paper_shaped(study):
+    t = results.table_by_snr(results.collect(study), "kws", digits=2)
+    assert list(t.index) == ["clean", "noisy", "cascade", "joint", "iterative"]
+    assert list(t.columns) == ["clean", "0", "10", "avg"]
+    assert "±" in t.loc["iterative", "10"] and t.attrs["metric"] == "accuracy" and t.attrs["higher_is_better"]
+
+
+def test_one_seed_gives_no_interval(tmp_path):
+    write_run(tmp_path, "kws", "clean", 0)
+    t = results.table_by_snr(results.collect(tmp_path), "kws")
+    assert "±" not in t.loc["clean", "0"]
+    long = results.summary_by_snr(results.collect(tmp_path), "kws")
+    assert long["ci"].isna().all() and (long["n_seeds"] == 1).all()
+
+
+def test_paired_vs_iterative_direction(study):
+    df, utt = results.collect(study), results.per_utterance(study)
+    p = results.paired_vs_iterative(df, utt)
+    kws = p[(p["task"] == "kws") & (p["level"] == "seed")].set_index("paradigm")
+    assert set(kws.index) == {"clean", "noisy", "cascade", "joint"}
+    assert (kws["mean_diff"] > 0).all() and kws["reference_better"].all() and (kws["n"] == 3).all()
+    # asr: WER, lower is better; iterative has the lower WER, so mean_diff < 0 and iterative is better
+    asr = p[(p["task"] == "asr") & (p["level"] == "seed")].iloc[0]
+    assert asr["paradigm"] == "clean" and asr["mean_diff"] < 0 and asr["reference_better"]
+    utt_rows = p[(p["task"] == "kws") & (p["level"] == "utterance")].set_index("paradigm")
+    assert (utt_rows["n"] == 3 * 2 * len(SNRS) * N).all()  # matched by (clip, split, snr, seed), noisy only
+    assert utt_rows.loc["clean", "mean_diff"] > 0 and utt_rows.loc["clean", "p"] < 0.05
+    # swapping the reference flips the sign
+    q = results.paired_vs_iterative(df, reference="clean")
+    r = q[(q["task"] == "kws") & (q["paradigm"] == "iterative")].iloc[0]
+    assert r["mean_diff"] == pytest.approx(-kws.loc["clean", "mean_diff"]) and not r["reference_better"]
+
+
+def test_seen_unseen_real_and_ae_tables(study):
+    df = results.collect(study)
+    su = results.seen_vs_unseen(df).set_index(["task", "paradigm"])
+    assert su.loc[("kws", "joint"), "gap"] == pytest.approx(-0.1)
+    assert su.loc[("asr", "clean"), "gap"] == pytest.approx(0.1)  # WER rises on unseen noise
+    sr = results.synthetic_vs_real(df)
+    assert set(sr["task"]) == {"kws"}  # asr runs have no real rows here
+    r = sr.set_index("paradigm").loc["clean"]
+    assert r["synthetic_clean"] - r["real_clean"] == pytest.approx(0.2)
+    ae = results.ae_quality_table(df)
+    assert set(ae["paradigm"]) == {"cascade", "joint", "iterative"}
+    assert ae.set_index(["task", "paradigm"]).loc[("kws", "iterative"), "sisdr_delta"] == pytest.approx(3.7)
+    assert len(results.ae_quality_table(df, by_snr=True)) == 2 * len(ae)
+
+
+def test_importance_summary(study):
+    s = results.importance_summary(study)
+    assert len(s) == 2 * 3  # two rounds x three seeds (kws only)
+    r1 = s[(s["round"] == 1) & (s["seed"] == 0)].iloc[0]
+    assert r1["ess"] == pytest.approx(1.0) and r1["at_cap"] == 0.0 and r1["median"] == 1.0
+    r2 = s[(s["round"] == 2) & (s["seed"] == 0)].iloc[0]
+    w = np.array([0.5] * 6 + [5.0, 2.0])
+    assert r2["at_cap"] == pytest.approx(1 / 8) and r2["ess"] == pytest.approx(w.sum() ** 2 / (8 * (w**2).sum()))
+    assert r2["max"] == 5.0 and r2["mean"] == pytest.approx(w.mean())
+
+
+def test_missing_failed_and_unfinished_runs_are_reported(tmp_path):
+    study = tmp_path / "s"
+    write_run(study, "kws", "clean", 0)
+    (study / "kws" / "joint" / "seed0").mkdir(parents=True)
+    (study / "kws" / "joint" / "seed0" / "params.json").write_text("{}")
+    failed = study / "kws" / "iterative" / "seed0"
+    failed.mkdir(parents=True)
+    (failed / "train.ipynb").write_text(json.dumps({"cells": [], "metadata": {"papermill": {"exception": True}}}))
+    (study / "kws" / "_shared" / "seed0").mkdir(parents=True)  # not a run
+    (study / "study_info.json").write_text(json.dumps({"tasks": ["kws", "ser"], "paradigms": ["clean", "joint",
+                                                       "iterative"], "seeds": [0]}))
+    inv = results.inventory(study).set_index(["task", "paradigm"])["status"]
+    assert inv[("kws", "clean")] == "finished" and inv[("kws", "joint")] == "unfinished"
+    assert inv[("kws", "iterative")] == "failed" and inv[("ser", "clean")] == "missing" and len(inv) == 6
+    df = results.collect(study)
+    assert set(df["paradigm"]) == {"clean"}
+    # every table still renders on a partial study; paired tests have nothing to pair
+    written = results.write_tables(study)
+    assert results.paired_vs_iterative(df).empty and results.importance_summary(study).empty
+    for name in ("inventory", "by_snr_kws", "seen_vs_unseen", "importance_summary"):
+        assert written[name].exists() and written[name].with_suffix(".md").exists()
+    assert "missing" in (study / "results" / "inventory.md").read_text()
+    assert results.collect(tmp_path / "empty").empty
+
+
+def test_write_tables_and_plots(study, tmp_path):
+    out = tmp_path / "out"
+    written = results.write_tables(study, out)
+    md = (out / "by_snr_kws.md").read_text()
+    assert md.startswith("| paradigm | clean | 0 | 10 | avg |") and "±" in md
+    long = pd.read_csv(written["by_snr_kws"])
+    assert {"paradigm", "condition", "mean", "ci", "n_seeds", "noise_split"} <= set(long.columns)
+    assert "± " in (out / "seen_vs_unseen.md").read_text()
+    df = results.collect(study)
+    fig = results.plot_metric_vs_snr(df, "asr", path=out / "asr.png")
+    assert (out / "asr.png").stat().st_size > 1000 and fig.axes[0].get_ylabel() == "wer"
+    results.plot_importance(results.importance_weights(study), path=out / "imp.png")
+    assert (out / "imp.png").exists()
+    cross = pd.DataFrame({"ae_task": ["none", "kws", "none", "kws"], "ca_task": ["kws", "kws", "asr", "asr"],
+                          "metric": ["accuracy", "accuracy", "wer", "wer"], "value": [0.5, 0.7, 0.6, 0.4]})
+    results.plot_cross_task(cross, path=out / "cross.png")
+    assert (out / "cross.png").exists()
+
+
+def test_to_markdown_formats_ci_columns():
+    df = pd.DataFrame({"task": ["kws"], "seen": [0.71234], "seen_ci": [0.0123], "unseen": [0.5], "unseen_ci": [np.nan]})
+    md = results.to_markdown(df, digits=2)
+    assert md.splitlines()[0] == "| task | seen | unseen |" and "0.71 ± 0.01" in md and "| 0.50 |" in md
+    assert results.to_markdown(pd.DataFrame()) == "_(no data)_\n"

@@ -1,0 +1,135 @@
+"""The study grid runner: parameters, scoping, and one smoke study through papermill on the fake corpus.
+
+The smoke study (2 tasks x 2 paradigms x 1 seed, 2 workers) runs once per module; one run gets an
+invalid knob so that the failure path is exercised beside three good runs.
+"""
+import json
+import time
+
+import pytest
+
+from aelib import study as S
+from aelib.config import make_config
+
+from .fake_corpus import make_fake_corpus
+
+
+# ---- fast unit tests -----------------------------------------------------------------------------
+def test_grid_order_puts_shared_stage_producers_first():
+    g = S.grid(["kws", "asr"], ["iterative", "joint", "noisy", "cascade", "clean"], [0, 1])
+    assert g[:5] == [("kws", p, 0) for p in ("clean", "cascade", "noisy", "joint", "iterative")]
+    assert g[5][0] == "asr" and g[10] == ("kws", "clean", 1) and len(g) == 20
+    with pytest.raises(ValueError, match="paradigm"):
+        S.grid(["kws"], ["bogus"], [0])
+
+
+def test_scoped_overrides_most_specific_wins():
+    o = S.parse_sets(["lr=0.001", "asr:lr=5e-4", "joint:joint_lambda=0.3", "asr/joint:lr=1e-4", "note=x y"])
+    assert o["asr:lr"] == 5e-4 and o["note"] == "x y"
+    assert S.overrides_for(o, "kws", "clean") == {"lr": 0.001, "note": "x y"}
+    assert S.overrides_for(o, "asr", "clean")["lr"] == 5e-4
+    assert S.overrides_for(o, "asr", "joint") == {"lr": 1e-4, "joint_lambda": 0.3, "note": "x y"}
+    with pytest.raises(ValueError, match="scope"):
+        S.overrides_for({"kwz:lr": 1}, "kws", "clean")
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        S.parse_sets(["lr"])
+
+
+def test_config_from_parameters_keeps_preset_defaults():
+    cfg = S.config_from_parameters(task="asr", paradigm="joint", preset="smoke", seed=2, rounds=None, importance="",
+                                   data_dir="", test_snrs="-5, 5", config_json='{"lr": 0.0005}', threads=1)
+    ref = make_config("smoke", task="asr", paradigm="joint", seed=2)
+    assert cfg.rounds == ref.rounds and cfg.importance == ref.importance and cfg.data_dir == ref.data_dir
+    assert cfg.test_snrs == (-5.0, 5.0) and cfg.lr == 0.0005
+    assert cfg.run_dir == S.REPO / "runs" / "default" / "asr" / "joint" / "seed2"
+    with pytest.raises(TypeError, match="unknown config keys"):
+        S.config_from_parameters(task="kws", paradigm="clean", config_json='{"lrr": 1}')
+
+
+def test_knobs_travel_as_notebook_parameters_or_config_json():
+    p = S._split_parameters({"rounds": 3, "test_snrs": [0, 5], "lr": 1e-5}, S.TRAIN_NOTEBOOK)
+    assert p["rounds"] == 3 and p["test_snrs"] == "0.0,5.0" and json.loads(p["config_json"]) == {"lr": 1e-5}
+    assert {"task", "paradigm", "preset", "seed", "rounds", "importance", "config_json"} <= S.notebook_parameters()
+
+
+# ---- the smoke study -----------------------------------------------------------------------------
+OVERRIDES = {"test_snrs": [0.0], "ser/cascade:ae_loss": "bogus"}  # the bogus AE loss fails at its first step
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("study")
+    data = make_fake_corpus(tmp / "fake")
+    t0 = time.perf_counter()
+    report = S.run_study("smoke", "t", ["kws", "ser"], ["clean", "cascade"], [0], workers=2, data_dir=str(data),
+                         run_root=str(tmp / "runs"), overrides=OVERRIDES, progress=False,
+                         results_parameters={"cross_task_paradigm": "cascade", "cross_task_max_clips": 3})
+    print(f"smoke study: {time.perf_counter() - t0:.1f} s")
+    return report, tmp, data
+
+
+def test_runs_write_their_files_and_notebooks(smoke):
+    report, tmp, _ = smoke
+    ok = [r for r in report.runs if r.ok]
+    assert {(r.task, r.paradigm) for r in ok} == {("kws", "clean"), ("kws", "cascade"), ("ser", "clean")}
+    for r in ok:
+        d = tmp / "runs" / "t" / r.task / r.paradigm / "seed0"
+        assert r.status == "done" and str(d) == r.run_dir
+        for f in ("params.json", "history.json", "metrics.json", "predictions.csv", "checkpoints/best.th",
+                  "train.ipynb", "train.log"):
+            assert (d / f).exists(), f
+        nb = json.loads((d / "train.ipynb").read_text())
+        params = nb["metadata"]["papermill"]["parameters"]
+        assert params["task"] == r.task and params["threads"] >= 1 and params["test_snrs"] == "0.0"
+        assert json.loads((d / "params.json").read_text())["config"]["test_snrs"] == [0.0]
+        assert any("NBVAL_CHECK_OUTPUT" in "".join(c["source"]) and c.get("outputs") for c in nb["cells"])
+
+
+def test_failing_run_is_reported_and_keeps_its_notebook(smoke):
+    report, tmp, _ = smoke
+    assert not report.ok
+    [bad] = report.failed
+    assert (bad.task, bad.paradigm, bad.status) == ("ser", "cascade", "failed") and "bogus" in bad.error
+    nb = json.loads((tmp / "runs" / "t" / "ser" / "cascade" / "seed0" / "train.ipynb").read_text())
+    assert nb["metadata"]["papermill"]["exception"]
+    assert "FAILED ser/cascade/seed0" in report.summary() and bad.notebook in report.summary()
+    info = json.loads((tmp / "runs" / "t" / "study_info.json").read_text())
+    assert info["status"] == "failed" and info["wall_seconds"] > 0 and len(info["runs"]) == 4
+
+
+def test_results_notebook_tables_and_figures(smoke):
+    report, tmp, _ = smoke
+    study_dir = tmp / "runs" / "t"
+    out = study_dir / "results"
+    assert report.results_status == "done" and (study_dir / "results.ipynb").exists()
+    for f in ("by_snr_kws.md", "by_snr_ser.csv", "seen_vs_unseen.md", "synthetic_vs_real.md", "ae_quality.md",
+              "inventory.md", "paired_vs_iterative.csv", "importance_summary.csv", "cross_task.csv",
+              "kws_vs_snr.png", "ser_vs_snr.png", "cross_task.png"):
+        assert (out / f).exists(), f
+    assert "| ser | cascade | 0 | failed |" in (out / "inventory.md").read_text()
+    cross = (out / "cross_task.csv").read_text()
+    assert "none,kws" in cross and "kws,kws" in cross  # only kws has a finished cascade run
+
+
+def test_rerun_skips_finished_runs_and_rewrites_nothing(smoke):
+    report, tmp, data = smoke
+    study_dir = tmp / "runs" / "t"
+    files = [p for p in study_dir.rglob("*") if p.is_file() and "_shared" not in p.parts and p.name != "study_info.json"]
+    stamps = {p: p.stat().st_mtime_ns for p in files}
+    t0 = time.perf_counter()
+    rc = S.main(["--preset", "smoke", "--study", "t", "--tasks", "kws", "ser", "--paradigms", "clean", "--seeds", "0",
+                 "--data-dir", str(data), "--run-root", str(tmp / "runs"), "--set", "test_snrs=[0.0]", "--quiet"])
+    assert rc == 0 and time.perf_counter() - t0 < 30
+    assert {p: p.stat().st_mtime_ns for p in files} == stamps
+    info = json.loads((study_dir / "study_info.json").read_text())
+    assert [r["status"] for r in info["runs"]] == ["skipped", "skipped"] and info["results_notebook"] == "skipped"
+
+
+def test_other_settings_on_a_finished_run_are_a_conflict(smoke, capsys):
+    _, tmp, data = smoke
+    rc = S.main(["--preset", "smoke", "--study", "t", "--tasks", "kws", "--paradigms", "clean", "--seeds", "0",
+                 "--data-dir", str(data), "--run-root", str(tmp / "runs"), "--set", "test_snrs=[0.0]", "lr=0.5",
+                 "--quiet", "--results", "never"])
+    assert rc == 1
+    out = capsys.readouterr().out
+    assert "conflict" in out and "lr" in out and "kws/clean/seed0" in out
