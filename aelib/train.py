@@ -135,7 +135,7 @@ class Trainer:
                 loss, info = step_loss(phase, batch, self.ae, self.ca, self.task, self.cfg)
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(
-                    f"non-finite loss ({float(loss)}) in phase {phase.name}, epoch {epoch + 1}, step {step}; "
+                    f"non-finite loss ({float(loss.detach())}) in phase {phase.name}, epoch {epoch + 1}, step {step}; "
                     f"the last good checkpoint is kept in {self.ckpt_dir}. Lower lr or grad_clip and re-run.")
             opt.zero_grad(set_to_none=True)
             loss.backward()
