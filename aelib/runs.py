@@ -196,10 +196,11 @@ class Pipeline:
         return (self.ae(x) if self.ae is not None else x)[0].numpy()
 
     @torch.no_grad()
-    def predict(self, wave: np.ndarray, sr: int = 16_000) -> str:
+    def predict(self, wave: np.ndarray, sr: int = 16_000, *, enhance: bool = True) -> str:
+        """The CA's prediction; ``enhance=False`` skips the AE (the CA alone on the input)."""
         from .evaluate import predict_batch
 
-        x = torch.from_numpy(self.enhance(wave, sr))[None]
+        x = torch.from_numpy(self.enhance(wave, sr))[None] if enhance else self._prepare(wave, sr)
         return predict_batch(self.task_spec, self.ca, x, torch.tensor([x.shape[1]]), self.labels)[0]
 
 
