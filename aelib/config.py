@@ -41,6 +41,7 @@ class Config:
     train_snr_low: float = -5.0  # training SNR is drawn uniformly from [low, high] dB per clip
     train_snr_high: float = 20.0  # covers the test grid's useful range without pure-noise clips
     test_snrs: tuple[float, ...] = (-10.0, -5.0, 0.0, 5.0, 10.0, 20.0)  # the paper-style grid (+ clean)
+    clip_seconds: float = 0.0  # 0 = the task's default (kws 1, asr 4, ser 3, asc 4); asr on LibriSpeech wants ~16
     rir_prob: float = 0.0  # probability of a simulated room response on clean speech (off: paper has none)
 
     # --- AE: STFT U-Net -----------------------------------------------------------------------
@@ -106,7 +107,7 @@ PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
     "small": {},
     "paper": dict(
         ae_width=32, ca_width=64, n_mels=64, batch_size=32, ae_epochs=30, ca_epochs=40, rounds=5,
-        ae_epochs_per_round=3, ca_epochs_per_round=5, amp=True,
+        ae_epochs_per_round=3, ca_epochs_per_round=5, amp=True, clip_seconds=0.0,
     ),
 }
 

@@ -103,11 +103,12 @@ class MixtureDataset(Dataset):
         seed: int = 0,
         rir_prob: float = 0.0,
         split_key: int = 0,
+        clip_seconds: float = 0.0,
     ) -> None:
         self.rows, self.task, self.labels, self.cache, self.noise = rows, task, labels, cache, noise
         self.snr, self.snr_range, self.seed, self.rir_prob = snr, snr_range, seed, rir_prob
         self.split_key = split_key
-        self.n_samples = int(round(task.clip_seconds * cache.sr))
+        self.n_samples = int(round((clip_seconds or task.clip_seconds) * cache.sr))
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -194,14 +195,16 @@ class DataBundle:
         return MixtureDataset(self.rows["train"], self.task, self.labels, self.cache,
                               None if clean_only else self.noise["train"],
                               snr_range=(self.cfg.train_snr_low, self.cfg.train_snr_high),
-                              seed=self.cfg.seed, rir_prob=self.cfg.rir_prob, split_key=1)
+                              seed=self.cfg.seed, rir_prob=self.cfg.rir_prob, split_key=1,
+                              clip_seconds=self.cfg.clip_seconds)
 
     def val_set(self, clean_only: bool = False) -> MixtureDataset:
         """Validation mixtures: SNRs drawn once (fixed epoch) from the training range, val noise files."""
         return MixtureDataset(self.rows["val"], self.task, self.labels, self.cache,
                               None if clean_only else self.noise["val"],
                               snr_range=(self.cfg.train_snr_low, self.cfg.train_snr_high),
-                              seed=self.cfg.seed + TRAIN_VAL_SNR_SEED, split_key=2)
+                              seed=self.cfg.seed + TRAIN_VAL_SNR_SEED, split_key=2,
+                              clip_seconds=self.cfg.clip_seconds)
 
     def test_set(self, kind: str, noise_split: str | None, snr: float | None) -> MixtureDataset:
         """Test rows of one speech kind at a fixed SNR; noise_split None means clean audio."""
@@ -209,7 +212,8 @@ class DataBundle:
         rows = subset(rows, self.cfg.max_eval_clips, self.cfg.seed)
         bank = None if noise_split is None else self.noise[noise_split]
         return MixtureDataset(rows, self.task, self.labels, self.cache, bank, snr=snr,
-                              seed=self.cfg.seed, split_key=3 if noise_split == "test_seen" else 4)
+                              seed=self.cfg.seed, split_key=3 if noise_split == "test_seen" else 4,
+                              clip_seconds=self.cfg.clip_seconds)
 
     def loader(self, ds: MixtureDataset, shuffle: bool, epoch: int = 0) -> DataLoader:
         """Batches of ``cfg.batch_size`` (the global batch); under torchrun, training batches are sharded.
@@ -224,6 +228,19 @@ class DataBundle:
         return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.num_workers)
 
 
+def drop_too_long(rows: list[dict], task: Any, cfg: Config, split: str) -> list[dict]:
+    """Variable-length tasks (asr) cannot crop without breaking the transcript: drop longer clips, loudly."""
+    if getattr(task, "fixed_length", True):
+        return rows
+    limit = (cfg.clip_seconds or task.clip_seconds) + 0.01
+    kept = [r for r in rows if r["duration"] <= limit]
+    if len(kept) < len(rows):
+        warnings.warn(f"{task.name} {split}: dropped {len(rows) - len(kept)} of {len(rows)} clips longer than "
+                      f"{limit:.2f} s (a crop would cut the transcript); raise clip_seconds to keep them",
+                      stacklevel=2)
+    return kept
+
+
 def load_data(cfg: Config, task: Any) -> DataBundle:
     """Read manifests, subset the training split, open the noise banks.
 
@@ -233,7 +250,7 @@ def load_data(cfg: Config, task: Any) -> DataBundle:
     from .corpora.manifest import ManifestError
 
     rows, noise_rows = load_manifests(cfg, task.name, task.interferer)
-    by_split = {s: [r for r in rows if r["split"] == s] for s in ("train", "val", "test")}
+    by_split = {s: drop_too_long([r for r in rows if r["split"] == s], task, cfg, s) for s in ("train", "val", "test")}
     for s, rs in by_split.items():
         if not rs:
             raise ManifestError(f"{cfg.data_dir}/{task.name}.csv has no {s!r} rows")

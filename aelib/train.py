@@ -80,7 +80,7 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.shared_dir = self.run_dir.parent.parent / "_shared" / f"seed{cfg.seed}"
-        self.progress = progress
+        self.progress = progress and dist.is_main()  # one set of bars under torchrun
         self.phases = phases(cfg)
         self.history: list[dict[str, Any]] = []
         self.importance_log: dict[str, list[float]] = {}

@@ -192,11 +192,13 @@ if first is not None:
         players_w.value = players({"clean": ex.clean, "noisy": noisy, "enhanced": enhanced})
         predictions_w.value = predictions(pipe, ex, noisy, enhanced).to_html()
 
-    def on_run(change) -> None:
+    def reset_choices(new_run: bool) -> None:
+        """Refill the clip (for a new run) and noise-file menus, then redraw once."""
         state["busy"] = True
         try:
-            clip_w.options = clip_options(run_w.value)
-            clip_w.value = 0
+            if new_run:
+                clip_w.options = clip_options(run_w.value)
+                clip_w.value = 0
             noise_w.options = noise_options(run_w.value, split_w.value)
             noise_w.value = 0
         finally:
@@ -204,15 +206,11 @@ if first is not None:
         new_example()
         render()
 
+    def on_run(change) -> None:
+        reset_choices(new_run=True)
+
     def on_split(change) -> None:
-        state["busy"] = True
-        try:
-            noise_w.options = noise_options(run_w.value, split_w.value)
-            noise_w.value = 0
-        finally:
-            state["busy"] = False
-        new_example()
-        render()
+        reset_choices(new_run=False)
 
     def on_example(change) -> None:
         if not state["busy"]:

@@ -21,3 +21,14 @@ def smoke_corpus(tmp_path_factory) -> Path:
         if is_built(cached, "smoke", 0):
             return cached
     return build_corpus(tmp_path_factory.mktemp("corpus") / "smoke", size="smoke", seed=0, progress=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tests use small tensors: one thread is faster than two, and far faster when the cores are shared."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -15,13 +15,6 @@ from aelib.models.unet import _ConvBNReLU, real_time_factor
 SR = 16_000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small ops: one thread is faster than two, and far faster when the cores are shared."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 # small sizes keep every test fast; the defaults are exercised by the shape tests
 SMALL = {

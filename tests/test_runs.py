@@ -75,3 +75,16 @@ def test_params_json_records_config_and_versions(fake_root, tmp_path):
 def test_load_run_unfinished_is_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="not finished"):
         load_run(tmp_path)
+
+
+def test_long_asr_clips_are_dropped_not_cropped(fake_root):
+    from aelib.data import load_data
+    from aelib.tasks import get_task
+
+    cfg = make_config("smoke", task="asr", data_dir=str(fake_root), clip_seconds=1.0)  # fake clips are 1.5 s
+    with pytest.warns(UserWarning, match="dropped .* longer than"):
+        with pytest.raises(Exception, match="no 'train' rows|empty"):
+            load_data(cfg, get_task("asr"))
+    cfg = make_config("smoke", task="asr", data_dir=str(fake_root), clip_seconds=2.0)
+    data = load_data(cfg, get_task("asr"))
+    assert len(data.train_set()[0]["clean"]) == int(1.5 * 16000)
