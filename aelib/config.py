@@ -41,7 +41,7 @@ class Config:
     train_snr_low: float = -5.0  # training SNR is drawn uniformly from [low, high] dB per clip
     train_snr_high: float = 20.0  # covers the test grid's useful range without pure-noise clips
     test_snrs: tuple[float, ...] = (-10.0, -5.0, 0.0, 5.0, 10.0, 20.0)  # the paper-style grid (+ clean)
-    clip_seconds: float = 0.0  # 0 = the task's default (kws 1, asr 4, ser 3, asc 4); asr on LibriSpeech wants ~16
+    clip_seconds: float = 0.0  # 0 = the task's default (kws 1, asr 6 (a maximum), ser 3, asc 4); LibriSpeech wants ~16
     rir_prob: float = 0.0  # probability of a simulated room response on clean speech (off: paper has none)
 
     # --- AE: STFT U-Net -----------------------------------------------------------------------

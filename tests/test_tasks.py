@@ -26,7 +26,7 @@ def test_registry_has_four_tasks():
 
 
 def test_task_fields():
-    expect = {"kws": (1.0, "noise", "accuracy", True), "asr": (4.0, "noise", "wer", False),
+    expect = {"kws": (1.0, "noise", "accuracy", True), "asr": (6.0, "noise", "wer", False),
               "ser": (3.0, "noise", "uar", True), "asc": (4.0, "speech", "accuracy", True)}
     for name, (secs, interferer, metric, hib) in expect.items():
         t = get_task(name)

@@ -71,6 +71,6 @@ class ASRSpec(TaskSpec):
 
 
 ASR = register(ASRSpec(
-    name="asr", clip_seconds=4.0, interferer="noise", primary_metric="wer", higher_is_better=False,
+    name="asr", clip_seconds=6.0, interferer="noise", primary_metric="wer", higher_is_better=False,
     fixed_length=False, model="asr", description="speech recognition (WER, CER)",
 ))
