@@ -119,8 +119,7 @@ class MixtureDataset(Dataset):
 
     def clean(self, i: int) -> np.ndarray:
         wave = self.cache(self.rows[i]["path"])
-        fixed = getattr(self.task, "fixed_length", self.task.name != "asr")
-        n = self.n_samples if fixed else min(len(wave), self.n_samples)
+        n = self.n_samples if self.task.fixed_length else min(len(wave), self.n_samples)
         return fit_length(wave, n)
 
     def record(self, i: int) -> MixRecord | None:
@@ -196,7 +195,7 @@ class DataBundle:
                               None if clean_only else self.noise["train"],
                               snr_range=(self.cfg.train_snr_low, self.cfg.train_snr_high),
                               seed=self.cfg.seed, rir_prob=self.cfg.rir_prob, split_key=1,
-                              clip_seconds=self.cfg.clip_seconds)
+                              clip_seconds=clip_seconds(self.cfg, self.task))
 
     def val_set(self, clean_only: bool = False) -> MixtureDataset:
         """Validation mixtures: SNRs drawn once (fixed epoch) from the training range, val noise files."""
@@ -204,7 +203,7 @@ class DataBundle:
                               None if clean_only else self.noise["val"],
                               snr_range=(self.cfg.train_snr_low, self.cfg.train_snr_high),
                               seed=self.cfg.seed + TRAIN_VAL_SNR_SEED, split_key=2,
-                              clip_seconds=self.cfg.clip_seconds)
+                              clip_seconds=clip_seconds(self.cfg, self.task))
 
     def test_set(self, kind: str, noise_split: str | None, snr: float | None) -> MixtureDataset:
         """Test rows of one speech kind at a fixed SNR; noise_split None means clean audio."""
@@ -213,7 +212,7 @@ class DataBundle:
         bank = None if noise_split is None else self.noise[noise_split]
         return MixtureDataset(rows, self.task, self.labels, self.cache, bank, snr=snr,
                               seed=self.cfg.seed, split_key=3 if noise_split == "test_seen" else 4,
-                              clip_seconds=self.cfg.clip_seconds)
+                              clip_seconds=clip_seconds(self.cfg, self.task))
 
     def loader(self, ds: MixtureDataset, shuffle: bool, epoch: int = 0) -> DataLoader:
         """Batches of ``cfg.batch_size`` (the global batch); under torchrun, training batches are sharded.
@@ -228,11 +227,16 @@ class DataBundle:
         return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.num_workers)
 
 
+def clip_seconds(cfg: Config, task: Any) -> float:
+    """The clip length of a run: the config's override, else the task's default."""
+    return cfg.clip_seconds or task.clip_seconds
+
+
 def drop_too_long(rows: list[dict], task: Any, cfg: Config, split: str) -> list[dict]:
     """Variable-length tasks (asr) cannot crop without breaking the transcript: drop longer clips, loudly."""
-    if getattr(task, "fixed_length", True):
+    if task.fixed_length:
         return rows
-    limit = (cfg.clip_seconds or task.clip_seconds) + 0.01
+    limit = clip_seconds(cfg, task) + 0.01
     kept = [r for r in rows if r["duration"] <= limit]
     if len(kept) < len(rows):
         warnings.warn(f"{task.name} {split}: dropped {len(rows) - len(kept)} of {len(rows)} clips longer than "

@@ -98,17 +98,21 @@ def is_finished(run_dir: str | Path) -> bool:
 VOLATILE_KEYS = ("device", "num_workers", "run_root", "extra")
 
 
+def settings_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Config keys whose values differ between two resolved configs, volatile keys ignored."""
+    return sorted(k for k in set(old) | set(new) if k not in VOLATILE_KEYS and old.get(k) != new.get(k))
+
+
 def prepare_run_dir(cfg: Config) -> Path:
     """Create the run folder and write params.json; refuse a folder made with other settings."""
     run_dir = cfg.run_dir
     params = run_dir / "params.json"
     new = cfg.to_dict()
     if params.exists():
-        old = json.loads(params.read_text())["config"]
-        diff = {k for k in set(old) | set(new) if k not in VOLATILE_KEYS and old.get(k) != new.get(k)}
+        diff = settings_diff(json.loads(params.read_text())["config"], new)
         if diff:
             raise RunExistsError(
-                f"{run_dir} holds a run with different settings ({sorted(diff)}); use another study name "
+                f"{run_dir} holds a run with different settings ({diff}); use another study name "
                 "or delete the folder to start over.")
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(params, {"config": new, "git_commit": git_commit(), "versions": versions()})

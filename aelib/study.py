@@ -137,14 +137,12 @@ class RunOutcome:
 
 def settings_diff(run_dir: Path, cfg: Config) -> list[str]:
     """Config keys where the run folder's params.json differs from ``cfg`` (volatile keys ignored)."""
-    from .runs import VOLATILE_KEYS
+    from .runs import settings_diff as diff
 
     params = run_dir / "params.json"
     if not params.exists():
         return []
-    old = json.loads(params.read_text())["config"]
-    new = cfg.to_dict()
-    return sorted(k for k in set(old) | set(new) if k not in VOLATILE_KEYS and old.get(k) != new.get(k))
+    return diff(json.loads(params.read_text())["config"], cfg.to_dict())
 
 
 def notebook_error(path: str | Path) -> str:

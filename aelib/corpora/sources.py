@@ -204,16 +204,20 @@ def asterisk_names(lang: str, min_seconds: float = 0.0) -> list[str]:
     return names
 
 
+def _folder_audio(key: str, folder: str, pattern: str, stem: bool) -> list[tuple[str, np.ndarray]]:
+    """(name, audio) of the files matching ``pattern`` in a package folder, sorted; unusable ones skipped."""
+    pkg = PACKAGES[key]
+    out = []
+    for p in sorted((package_root(pkg) / folder).glob(pattern)):
+        wave = load_file(pkg, f"{folder}/{p.name}")
+        if wave is not None:
+            out.append((p.stem if stem else p.name, wave))
+    return out
+
+
 def hedgewars_pack(pack: str) -> list[tuple[str, np.ndarray]]:
     """(file name, audio) of one hedgewars voice pack, sorted by name; unusable files are skipped."""
-    pkg = PACKAGES["hedgewars"]
-    root = package_root(pkg) / HEDGEWARS_VOICES / pack
-    out = []
-    for p in sorted(root.glob("*.ogg")):
-        wave = load_file(pkg, f"{HEDGEWARS_VOICES}/{pack}/{p.name}")
-        if wave is not None:
-            out.append((p.name, wave))
-    return out
+    return _folder_audio("hedgewars", f"{HEDGEWARS_VOICES}/{pack}", "*.ogg", stem=False)
 
 
 def ufoai_ambience(name: str) -> np.ndarray | None:
@@ -234,14 +238,7 @@ def ufoai_ambience(name: str) -> np.ndarray | None:
 
 def moh_tracks() -> list[tuple[str, np.ndarray]]:
     """(file name, audio) of the music-on-hold tracks, sorted by name."""
-    pkg = PACKAGES["moh"]
-    root = package_root(pkg) / MOH_DIR
-    out = []
-    for p in sorted(root.glob("*.wav")):
-        wave = load_file(pkg, f"{MOH_DIR}/{p.name}")
-        if wave is not None:
-            out.append((p.stem, wave))
-    return out
+    return _folder_audio("moh", MOH_DIR, "*.wav", stem=True)
 
 
 def versions() -> dict[str, str]:

@@ -142,17 +142,22 @@ def adapt_ravdess(
                 progress=progress, result=result)
 
 
+def _wav_folder(src: str | Path, label: str, sub: str, example: str, hint: str) -> list[Path]:
+    """The ``*.wav`` files of ``src/sub`` (or of ``src`` when it is that folder itself), sorted."""
+    root = require_dir(src, label)
+    folder = root / sub if (root / sub).is_dir() else root
+    files = sorted(folder.glob("*.wav"))
+    if not files:
+        raise ManifestError(f"{label}: expected {sub}/*.wav files (e.g. {sub}/{example}) in {root}; {hint}")
+    return files
+
+
 def adapt_cremad(
     src: str | Path, out_dir: str | Path, *, four_class: bool = True, val_frac: float = 0.15,
     test_frac: float = 0.15, seed: int = 0, merge: bool = False, overwrite: bool = False, progress: bool = False,
 ) -> AdaptResult:
     """CREMA-D ``AudioWAV/`` (the folder itself or the repository root above it) -> ser.csv; source = actor id."""
-    root = require_dir(src, "CREMA-D")
-    folder = root / "AudioWAV" if (root / "AudioWAV").is_dir() else root
-    files = sorted(folder.glob("*.wav"))
-    if not files:
-        raise ManifestError(f"CREMA-D: expected AudioWAV/*.wav files (e.g. AudioWAV/1001_DFA_ANG_XX.wav) in "
-                            f"{root}; is this the CREMA-D repository folder?")
+    files = _wav_folder(src, "CREMA-D", "AudioWAV", "1001_DFA_ANG_XX.wav", "is this the CREMA-D repository folder?")
     preflight(out_dir, ["ser.csv"], "cremad", merge=merge, overwrite=overwrite)
 
     def parse(stem: str) -> tuple[str, str] | None:
@@ -168,12 +173,7 @@ def adapt_emodb(
     test_frac: float = 0.15, seed: int = 0, merge: bool = False, overwrite: bool = False, progress: bool = False,
 ) -> AdaptResult:
     """EmoDB ``wav/`` (the folder itself or the root above it) -> ser.csv; source = speaker (first two chars)."""
-    root = require_dir(src, "EmoDB")
-    folder = root / "wav" if (root / "wav").is_dir() else root
-    files = sorted(folder.glob("*.wav"))
-    if not files:
-        raise ManifestError(f"EmoDB: expected wav/*.wav files (e.g. wav/03a01Fa.wav) in {root}; is this the "
-                            "extracted EmoDB (download.zip) folder?")
+    files = _wav_folder(src, "EmoDB", "wav", "03a01Fa.wav", "is this the extracted EmoDB (download.zip) folder?")
     preflight(out_dir, ["ser.csv"], "emodb", merge=merge, overwrite=overwrite)
 
     def parse(stem: str) -> tuple[str, str] | None:
