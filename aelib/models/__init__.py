@@ -15,6 +15,7 @@ from torch import nn
 from .asc import ASCNet
 from .asr import ASRNet
 from .frontends import LogMel
+from .gate import SpectralGate
 from .kws import KWSNet
 from .ser import SERNet
 from .unet import UNET_PRESETS, UNetEnhancer
@@ -25,9 +26,10 @@ MODELS: dict[str, type[nn.Module]] = {
     "asr": ASRNet,
     "ser": SERNet,
     "asc": ASCNet,
+    "gate": SpectralGate,  # noisereduce spectral gating (no weights): the peer front-end
 }
 
-__all__ = ["MODELS", "UNET_PRESETS", "UNetEnhancer", "KWSNet", "ASRNet", "SERNet", "ASCNet", "LogMel",
+__all__ = ["MODELS", "UNET_PRESETS", "UNetEnhancer", "KWSNet", "ASRNet", "SERNet", "ASCNet", "SpectralGate", "LogMel",
            "serialize", "deserialize", "build_from_serialized", "count_parameters"]
 
 
