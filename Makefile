@@ -10,7 +10,7 @@ STUDY    ?= default
 WORKERS  ?= 2
 SEEDS    ?= 0 1 2
 
-.PHONY: study test setup system venv corpus bench clean-venv
+.PHONY: study test setup system venv corpus bench ablations report clean-venv
 
 study: setup corpus
 	$(BIN)/python -m aelib.study --preset $(PRESET) --study $(STUDY) --workers $(WORKERS) --seeds $(SEEDS)
@@ -38,7 +38,14 @@ corpus: venv
 	$(BIN)/python -m aelib.corpora build --size $(PRESET)
 
 bench: setup corpus
-	$(BIN)/python scripts/benchmark.py
+	$(BIN)/python scripts/benchmark.py --study-dir runs/$(STUDY)
+
+# after `make study`: the equal-budget ablations (reuse the study's shared stages), then the README section
+ablations: setup corpus
+	$(BIN)/python -m aelib.ablations --preset $(PRESET) --workers $(WORKERS) --seeds $(SEEDS)
+
+report: venv
+	$(BIN)/python scripts/report.py --study runs/$(STUDY)
 
 clean-venv:
 	rm -rf $(VENV)

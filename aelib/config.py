@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 TASKS = ("kws", "asr", "ser", "asc")
-PARADIGMS = ("clean", "noisy", "cascade", "joint", "iterative")
+# the paper's five paradigms, then the classical peer: a CA trained on noisereduce's spectral gating output
+PARADIGMS = ("clean", "noisy", "cascade", "joint", "iterative", "noisereduce")
 PRESETS = ("smoke", "small", "paper")
 
 
@@ -27,7 +28,7 @@ def default_data_dir(preset: str = "small") -> str:
 class Config:
     # --- what to run -------------------------------------------------------------------------
     task: str = "kws"  # kws | asr | ser | asc
-    paradigm: str = "iterative"  # clean | noisy | cascade | joint | iterative
+    paradigm: str = "iterative"  # clean | noisy | cascade | joint | iterative | noisereduce
     preset: str = "small"  # smoke (tests) | small (2-core CPU study) | paper (GPU, real corpora)
     seed: int = 0  # set before any object is built; part of the run path
     study: str = "default"  # runs/<study>/<task>/<paradigm>/seed<k>
@@ -42,6 +43,7 @@ class Config:
     train_snr_high: float = 20.0  # covers the test grid's useful range without pure-noise clips
     test_snrs: tuple[float, ...] = (-10.0, -5.0, 0.0, 5.0, 10.0, 20.0)  # the paper-style grid (+ clean)
     clip_seconds: float = 0.0  # 0 = the task's default (kws 1, asr 6 (a maximum), ser 3, asc 4); LibriSpeech wants ~16
+    speed_perturb: float = 0.1  # training clips play at x(1-s), x1 or x(1+s), drawn per clip and epoch (0 = off)
     rir_prob: float = 0.0  # probability of a simulated room response on clean speech (off: paper has none)
 
     # --- AE: STFT U-Net -----------------------------------------------------------------------
@@ -54,6 +56,9 @@ class Config:
     # --- CA -----------------------------------------------------------------------------------
     ca_width: int = 32  # base channels of the task model
     n_mels: int = 64  # log-mel bands of the 2-D front-ends
+    asr_units: str = "char"  # char (open vocabulary) | word (closed vocabulary, e.g. the embedded digit strings)
+    asr_time_stride: int = 2  # ASR output frames of 10 ms x stride: 2 for characters, 4 is enough for words
+    asr_rnn_dim: int = 128  # ASR BiGRU hidden size per direction
 
     # --- optimisation -------------------------------------------------------------------------
     batch_size: int = 32
@@ -69,8 +74,11 @@ class Config:
     importance: str = "ratio"  # ratio (default) | softmax | rank | uniform (ablation)
     importance_w_max: float = 5.0  # ratio: clip so that one outlier does not own the batch
     importance_temperature: float = 1.0  # softmax temperature, in units of the batch-mean loss
+    budget_matched: bool = False  # cascade: give it iterative's AE and CA epochs (the equal-budget ablation)
+    gate_nonstationary: bool = False  # noisereduce: stationary gating won on validation SI-SDR (scripts/choose_gate.py)
     max_train_clips: int = 0  # 0 = all; caps make smoke runs take seconds
     max_eval_clips: int = 0  # per (SNR, noise split, speech kind) cell; 0 = all
+    ae_metric_clips: int = 0  # STOI/PESQ on the first N utterances of each cell (the same in every run); 0 = all
     num_workers: int = 0  # DataLoader workers; 0 is fastest on 2 cores with on-the-fly mixing
     eval_pesq: bool = True  # PESQ is the slowest metric; off in smoke
 
@@ -97,28 +105,50 @@ class Config:
         return Path(self.run_root) / self.study / self.task / self.paradigm / f"seed{self.seed}"
 
 
-# Preset overrides. "small" is the dataclass default (the 2-core CPU study); smoke is for tests.
+# Preset overrides of the dataclass defaults; smoke is for tests, small the 2-core CPU study, paper GPUs.
 PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
     "smoke": dict(
         ae_width=4, ca_width=8, n_mels=32, batch_size=8, ae_epochs=1, ca_epochs=1, rounds=1,
         ae_epochs_per_round=1, ca_epochs_per_round=1, max_train_clips=32, max_eval_clips=4,
         test_snrs=(0.0, 10.0), eval_pesq=False,
     ),
-    "small": {},
+    # the default study: sized by measurement to run 4 tasks x 6 paradigms x 3 seeds in < 90 min on 2 cores
+    "small": dict(hop=256, ae_metric_clips=10),
     "paper": dict(
-        ae_width=32, ca_width=64, n_mels=64, batch_size=32, ae_epochs=30, ca_epochs=40, rounds=5,
+        ae_width=32, ca_width=64, n_mels=64, batch_size=32, ae_epochs=30, ca_epochs=40, rounds=5, hop=128,
         ae_epochs_per_round=3, ca_epochs_per_round=5, amp=True, clip_seconds=0.0,
     ),
 }
 
 
+# Per-task refinements of a preset (applied after PRESET_OVERRIDES, before the caller's overrides).
+# The small preset must run 4 tasks x 6 paradigms x 3 seeds in < 90 min on 2 CPU cores, and the tasks
+# differ ~10x in cost per clip (benchmark: CA training 164 clips/s for kws, 4.5 for asr at 6 s).
+TASK_PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
+    "smoke": {},
+    "small": {
+        "kws": dict(max_train_clips=1500, max_eval_clips=150),
+        # closed-vocabulary digit strings: whole-word CTC on 40 ms frames (see aelib/tasks/asr.py)
+        "asr": dict(asr_units="word", asr_time_stride=4, max_train_clips=800, max_eval_clips=60),
+        "ser": dict(max_train_clips=1000, max_eval_clips=100),
+        "asc": dict(max_train_clips=600, max_eval_clips=80),
+    },
+    "paper": {},
+}
+
+
 def make_config(preset: str = "small", **overrides: Any) -> Config:
-    """Resolve a preset plus overrides into a Config; unknown keys are an error (typos are common)."""
+    """Resolve a preset (its per-task refinements included) plus overrides into a Config.
+
+    Unknown keys are an error (typos are common).
+    """
     if preset not in PRESET_OVERRIDES:
         raise ValueError(f"unknown preset {preset!r}; choose one of {tuple(PRESET_OVERRIDES)}")
     names = {f.name for f in dataclasses.fields(Config)}
     unknown = set(overrides) - names
     if unknown:
         raise TypeError(f"unknown config keys {sorted(unknown)}; valid keys: {sorted(names)}")
-    values = {**PRESET_OVERRIDES[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    per_task = TASK_PRESET_OVERRIDES[preset].get(given.get("task", Config.task), {})
+    values = {**PRESET_OVERRIDES[preset], **per_task, **given}
     return Config(preset=preset, **values)

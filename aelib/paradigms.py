@@ -1,4 +1,4 @@
-"""The five training paradigms: what trains on what, and which loss reaches which weights.
+"""The training paradigms: what trains on what, and which loss reaches which weights.
 
 A paradigm is a list of :class:`Phase` objects; the one trainer (:mod:`aelib.train`) runs them in
 order. Each phase has a *step* that says how a batch becomes a loss, and :func:`step_loss` is the
@@ -14,9 +14,12 @@ single place where that is decided:
 Paradigms (DESIGN.md):
 ``clean``      ca_clean
 ``noisy``      ca_noisy
-``cascade``    ae_pretrain -> ca on enhanced (AE frozen)
+``cascade``    ae_pretrain -> ca on enhanced (AE frozen); with ``budget_matched`` the AE gets
+               ``rounds x ae_epochs_per_round`` more epochs and the CA ``rounds x ca_epochs_per_round``
+               more, i.e. exactly iterative's AE and CA epochs (the equal-budget ablation)
 ``joint``      ae_pretrain -> joint (a fresh CA, both updated)
 ``iterative``  ae_pretrain, ca_clean -> rounds x (ae_weighted, ca on enhanced)
+``noisereduce`` the classical peer: ca on the output of noisereduce's spectral gating (no AE training)
 
 ``ae_pretrain`` and ``ca_clean`` are *shared* phases: the same computation for several paradigms,
 done once per task and seed and reused (see :mod:`aelib.train`).
@@ -60,7 +63,13 @@ def phases(cfg: Config) -> list[Phase]:
     if cfg.paradigm == "noisy":
         return [Phase("ca_noisy", "ca", cfg.ca_epochs, ca_input="noisy")]
     if cfg.paradigm == "cascade":
-        return [ae_pre, Phase("ca_enhanced", "ca", cfg.ca_epochs, ca_input="enhanced")]
+        if not cfg.budget_matched:
+            return [ae_pre, Phase("ca_enhanced", "ca", cfg.ca_epochs, ca_input="enhanced")]
+        extra_ae, extra_ca = cfg.rounds * cfg.ae_epochs_per_round, cfg.rounds * cfg.ca_epochs_per_round
+        return [ae_pre, Phase("ae_more", "ae", extra_ae, ca_input="enhanced", select_by="ae"),
+                Phase("ca_enhanced", "ca", cfg.ca_epochs + extra_ca, ca_input="enhanced")]
+    if cfg.paradigm == "noisereduce":
+        return [Phase("ca_gated", "ca", cfg.ca_epochs, ca_input="enhanced")]
     if cfg.paradigm == "joint":
         return [ae_pre, Phase("joint", "joint", cfg.ca_epochs, ca_input="enhanced")]
     if cfg.paradigm == "iterative":
@@ -73,7 +82,8 @@ def phases(cfg: Config) -> list[Phase]:
 
 
 def uses_ae(paradigm: str) -> bool:
-    return paradigm in ("cascade", "joint", "iterative")
+    """Whether the run has a front-end (a learned AE, or noisereduce's gate for ``noisereduce``)."""
+    return paradigm in ("cascade", "joint", "iterative", "noisereduce")
 
 
 def ca_input(phase: Phase, batch: dict[str, Any], ae: nn.Module | None) -> torch.Tensor:

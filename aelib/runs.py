@@ -153,6 +153,7 @@ def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> 
     write_csv(run_dir / "predictions.csv", rows)
     metrics = {"task": cfg.task, "paradigm": cfg.paradigm, "seed": cfg.seed, "preset": cfg.preset,
                "primary_metric": task.primary_metric, "higher_is_better": task.higher_is_better,
+               "n_labels": len(data.labels), "n_train_clips": len(data.rows["train"]),
                "headline": headline(task, cells), "cells": cells,
                "train_seconds": round(sum(h.get("seconds", 0.0) for h in history if "reused" not in h), 2)}
     atomic_write_json(run_dir / "metrics.json", metrics)
@@ -161,7 +162,13 @@ def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> 
 
 
 def build_ae(cfg: Config) -> torch.nn.Module:
+    """The run's front-end: noisereduce's spectral gate for ``noisereduce``, else the U-Net."""
     from .models.unet import UNetEnhancer
+
+    if cfg.paradigm == "noisereduce":
+        from .models.gate import SpectralGate
+
+        return SpectralGate(cfg.sample_rate, nonstationary=cfg.gate_nonstationary)
 
     return UNetEnhancer(n_fft=cfg.n_fft, hop=cfg.hop, width=cfg.ae_width, depth=cfg.ae_depth)
 

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 TRAIN_NOTEBOOK = REPO / "notebooks" / "01_train.ipynb"
 RESULTS_NOTEBOOK = REPO / "notebooks" / "02_results.ipynb"
 # Within one task and seed: clean makes ca_clean, cascade makes ae_pretrain; joint and iterative reuse them.
-PARADIGM_ORDER = ("clean", "cascade", "noisy", "joint", "iterative")
+PARADIGM_ORDER = ("clean", "cascade", "noisy", "joint", "iterative", "noisereduce")
 # Notebook parameters that are not Config fields.
 RUNTIME_PARAMETERS = ("threads", "progress")
 FAILURES = ("failed", "conflict", "invalid")  # failed: the notebook raised; conflict: other settings in the folder

@@ -8,8 +8,9 @@ the last finished epoch left off. At the end of each phase the best state is res
 last good checkpoint in place.
 
 Shared phases (``ae_pretrain``, ``ca_clean``) are stored once per task, seed and relevant settings
-under ``runs/<study>/<task>/_shared/seed<k>/`` and reused by every paradigm that starts with them;
-a file lock makes parallel study workers compute each one only once.
+under ``<run_root>/_shared/<task>/seed<k>/`` (keyed by a hash of the settings they depend on) and
+reused by every paradigm, and every study (ablations included), that starts with them; a file lock
+makes parallel study workers compute each one only once.
 """
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ from .paradigms import Phase, ca_input, phases, step_loss
 from .runs import atomic_save, atomic_write_json
 
 # Settings that change what a shared phase computes; everything else (paradigm knobs, evaluation) may differ.
-SHARED_KEYS = ("task", "seed", "data_dir", "sample_rate", "train_snr_low", "train_snr_high", "rir_prob",
-               "n_fft", "hop", "ae_width", "ae_depth", "ae_loss", "ca_width", "n_mels", "batch_size", "lr",
+SHARED_KEYS = ("task", "seed", "data_dir", "sample_rate", "train_snr_low", "train_snr_high", "rir_prob", "speed_perturb",
+               "n_fft", "hop", "ae_width", "ae_depth", "ae_loss", "ca_width", "n_mels", "asr_units", "asr_time_stride", "asr_rnn_dim", "batch_size", "lr",
                "weight_decay", "grad_clip", "max_train_clips", "amp")
 
 
@@ -79,7 +80,7 @@ class Trainer:
         self.ca = ca.to(self.device)
         self.run_dir = Path(run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
-        self.shared_dir = self.run_dir.parent.parent / "_shared" / f"seed{cfg.seed}"
+        self.shared_dir = Path(cfg.run_root) / "_shared" / cfg.task / f"seed{cfg.seed}"
         self.progress = progress and dist.is_main()  # one set of bars under torchrun
         self.phases = phases(cfg)
         self.history: list[dict[str, Any]] = []

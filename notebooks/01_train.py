@@ -17,7 +17,7 @@
 # # 01 · Train and evaluate one run
 #
 # One (task, paradigm, seed) run of the study: an audio-enhancement (AE) front-end in front of a
-# computer-audition (CA) model, trained under one of five paradigms and evaluated over an SNR grid.
+# computer-audition (CA) model, trained under one of the paradigms and evaluated over an SNR grid.
 #
 # Reproduces: M. Milling, S. Liu, A. Triantafyllopoulos, I. Aslan, B. W. Schuller, *Audio Enhancement
 # for Computer Audition — An Iterative Training Paradigm Using Sample Importance*, Journal of Computer
@@ -34,7 +34,7 @@
 
 # %% tags=["parameters"]
 task = "kws"  # kws | asr | ser | asc
-paradigm = "iterative"  # clean | noisy | cascade | joint | iterative
+paradigm = "iterative"  # clean | noisy | cascade | joint | iterative | noisereduce
 preset = "smoke"  # smoke (about a minute on 2 cores) | small (the CPU study) | paper (GPU, real corpora)
 seed = 0  # set before any model is built; part of the run path
 study = "notebook"  # runs/<study>/<task>/<paradigm>/seed<k>; the study runner passes its own
@@ -107,6 +107,7 @@ print(textwrap.fill(", ".join(f"{k}={v}" for k, v in cfg.to_dict().items() if k 
 # | `cascade` | trained alone (waveform loss), then frozen | the frozen AE's enhanced audio | AE loss only |
 # | `joint` | starts as in cascade, trained together with the CA | enhanced audio | L_AE + λ·L_CA: the CA loss flows into the AE |
 # | `iterative` (the paper's) | starts as in cascade; then R rounds | clean audio first, then enhanced audio in each round | AE loss only, **weighted per sample** |
+# | `noisereduce` (classical peer) | none: spectral gating from the `noisereduce` package | its gated output | — (nothing to learn) |
 #
 # **Iterative training with sample importance.** After the AE is pre-trained (as in cascade) and the
 # CA is trained on clean audio, each round has two phases:

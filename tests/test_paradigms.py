@@ -47,10 +47,24 @@ def _same(a, b):
     ("clean", ["ca_clean"]), ("noisy", ["ca_noisy"]), ("cascade", ["ae_pretrain", "ca_enhanced"]),
     ("joint", ["ae_pretrain", "joint"]),
     ("iterative", ["ae_pretrain", "ca_clean", "round1_ae", "round1_ca", "round2_ae", "round2_ca"]),
+    ("noisereduce", ["ca_gated"]),
 ])
 def test_phase_lists(paradigm, expected):
     cfg = make_config("smoke", paradigm=paradigm, rounds=2)
     assert [p.name for p in phases(cfg)] == expected
+
+
+def test_budget_matched_cascade_gets_iterative_epochs():
+    """The equal-budget ablation: same AE epochs and same CA epochs as iterative, counted phase by phase."""
+    kw = dict(rounds=3, ae_epochs=2, ca_epochs=4, ae_epochs_per_round=1, ca_epochs_per_round=2)
+
+    def epochs(paradigm, step_kinds, **extra):
+        return sum(p.epochs for p in phases(make_config("smoke", paradigm=paradigm, **kw, **extra))
+                   if p.step in step_kinds)
+
+    assert epochs("cascade", ("ae",), budget_matched=True) == epochs("iterative", ("ae", "ae_weighted")) == 5
+    assert epochs("cascade", ("ca",), budget_matched=True) == epochs("iterative", ("ca",)) == 10
+    assert epochs("cascade", ("ae",)) == 2
 
 
 def test_cascade_ca_phase_leaves_ae_untouched(fake_root, tmp_path):

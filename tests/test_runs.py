@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import aelib
 from aelib.config import PARADIGMS, TASKS, make_config
@@ -85,6 +86,30 @@ def test_long_asr_clips_are_dropped_not_cropped(fake_root):
     with pytest.warns(UserWarning, match="dropped .* longer than"):
         with pytest.raises(Exception, match="no 'train' rows|empty"):
             load_data(cfg, get_task("asr"))
-    cfg = make_config("smoke", task="asr", data_dir=str(fake_root), clip_seconds=2.0)
+    cfg = make_config("smoke", task="asr", data_dir=str(fake_root), clip_seconds=2.0, speed_perturb=0.0)
     data = load_data(cfg, get_task("asr"))
     assert len(data.train_set()[0]["clean"]) == int(1.5 * 16000)
+    # speed perturbation changes a transcribed clip's length but never crops it, even past clip_seconds
+    cfg = make_config("smoke", task="asr", data_dir=str(fake_root), clip_seconds=1.5, speed_perturb=0.1)
+    ds = load_data(cfg, get_task("asr")).train_set()
+    lengths = {len(ds[i]["clean"]) for i in range(len(ds))}
+    n = int(1.5 * 16000)
+    assert all(n * 10 / 11 - 2 <= m <= n * 10 / 9 + 2 for m in lengths), lengths
+    assert max(lengths) > n, "a slowed-down clip must keep its whole transcript"
+
+
+def test_speed_perturbation_is_train_only_and_seeded(fake_root):
+    from aelib.data import load_data
+    from aelib.tasks import get_task
+
+    cfg = make_config("smoke", task="kws", data_dir=str(fake_root), speed_perturb=0.1)
+    data = load_data(cfg, get_task("kws"))
+    tr = data.train_set(clean_only=True)
+    a = [tr[i]["clean"] for i in range(len(tr))]
+    b = [tr[i]["clean"] for i in range(len(tr))]
+    assert all(torch.equal(x, y) for x, y in zip(a, b)), "same epoch, same draws"
+    raw = [data.cache(r["path"]) for r in data.rows["train"]]
+    assert any(not np.allclose(x.numpy()[: len(r)], r[: len(x)]) for x, r in zip(a, raw)), "some clips perturbed"
+    va = data.val_set(clean_only=True)
+    assert all(np.allclose(va[i]["clean"].numpy()[: len(r)], r[: len(va[i]["clean"])])
+               for i, r in enumerate(data.cache(r["path"]) for r in data.rows["val"])), "validation is never perturbed"

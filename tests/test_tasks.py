@@ -125,3 +125,20 @@ def test_scores_and_per_sample():
     assert asr.score(["the cat"], ["the cat sat"], list(VOCAB)) == pytest.approx({"wer": 1 / 3, "cer": 4 / 11})
     assert kws.per_sample_correct("a", "a") == 1.0 and kws.per_sample_correct("a", "b") == 0.0
     assert asr.per_sample_correct("the cat", "the cat sat") == pytest.approx(1 / 3)
+
+
+def test_asr_word_units_vocab_from_train_and_round_trip():
+    """Closed-vocabulary word CTC: units are the train transcripts' words; decode joins them with spaces."""
+    t = get_task("asr")
+    rows = [{"label": "One two", "split": "train"}, {"label": "three", "split": "train"},
+            {"label": "nine", "split": "test"}]
+    labels = t.labels_from_manifest(rows, make_config("smoke", task="asr", asr_units="word"))
+    assert labels == ["<blank>", "one", "three", "two"]
+    ids = t.encode("two one nine", labels)  # "nine" was never trained: dropped
+    assert ids.tolist() == [3, 1]
+    log_probs = torch.full((1, 5, len(labels)), -10.0)
+    for k, u in enumerate([3, 3, 0, 1, 0]):
+        log_probs[0, k, u] = 0.0
+    assert t.decode((log_probs, torch.tensor([5])), labels) == ["two one"]
+    with pytest.raises(ValueError, match="asr_units"):
+        t.labels_from_manifest(rows, make_config("smoke", task="asr", asr_units="phone"))

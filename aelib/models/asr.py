@@ -63,23 +63,27 @@ class ASRNet(nn.Module):
         n_res: residual conv blocks.
         n_rnn: BiGRU layers.
         dropout: in every block.
+        time_stride: of the first conv: 2 gives 20 ms output frames (characters need them), 4 gives 40 ms
+            (enough for whole-word units, and half the GRU steps).
         sample_rate: of the input waveform.
 
     Shape:
-        wave [B, T], lengths [B] or None -> (log_probs [B, N, V], out_lengths [B]) with N ~ T / 320.
+        wave [B, T], lengths [B] or None -> (log_probs [B, N, V], out_lengths [B]) with N ~ T / (160 time_stride).
     """
 
     model_name = "asr"
 
     def __init__(self, vocab_size: int, width: int = 32, n_mels: int = 64, rnn_dim: int = 128, n_res: int = 2,
-                 n_rnn: int = 2, dropout: float = 0.1, freq_stride: int = 4, sample_rate: int = 16_000) -> None:
+                 n_rnn: int = 2, dropout: float = 0.1, freq_stride: int = 4, time_stride: int = 2,
+                 sample_rate: int = 16_000) -> None:
         super().__init__()
         self.model_args = dict(vocab_size=vocab_size, width=width, n_mels=n_mels, rnn_dim=rnn_dim, n_res=n_res,
                                n_rnn=n_rnn, dropout=dropout, freq_stride=freq_stride,
-                               sample_rate=sample_rate)
+                               time_stride=time_stride, sample_rate=sample_rate)
+        self.time_stride = time_stride
         self.frontend = LogMel(sample_rate, n_mels)
         n_feats = (n_mels - 1) // freq_stride + 1
-        self.conv = nn.Conv2d(1, width, 3, stride=(freq_stride, 2), padding=1)
+        self.conv = nn.Conv2d(1, width, 3, stride=(freq_stride, time_stride), padding=1)
         self.res = nn.Sequential(*[_ResCNN(width, n_feats) for _ in range(n_res)])
         self.proj = nn.Linear(width * n_feats, rnn_dim)
         self.rnns = nn.ModuleList(_BiGRU(rnn_dim if i == 0 else 2 * rnn_dim, rnn_dim, dropout) for i in range(n_rnn))
@@ -87,7 +91,7 @@ class ASRNet(nn.Module):
                                         nn.Linear(rnn_dim, vocab_size))
 
     def output_lengths(self, frame_lengths: torch.Tensor) -> torch.Tensor:
-        return (frame_lengths - 1) // 2 + 1  # 3x3 conv, stride 2, padding 1
+        return (frame_lengths - 1) // self.time_stride + 1  # 3x3 conv, padding 1
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None):
         check_wave(wave)

@@ -52,8 +52,8 @@ class TaskSpec:
     description: str = ""
 
     # ---- labels ----------------------------------------------------------------------------
-    def labels_from_manifest(self, rows: Sequence[dict]) -> list[str]:
-        """Sorted class names of the train rows."""
+    def labels_from_manifest(self, rows: Sequence[dict], cfg: Any = None) -> list[str]:
+        """Sorted class names of the train rows (``cfg`` lets a task choose its output units)."""
         labels = sorted({r["label"] for r in rows if r.get("split", "train") == "train"})
         if not labels:
             raise ValueError(f"{self.name}: no train rows with labels in the manifest")

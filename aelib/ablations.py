@@ -1,0 +1,161 @@
+"""Ablations of the iterative paradigm, each a small study beside the default one.
+
+Every ablation is one paradigm with a few settings changed, run as its own study
+(``runs/ablation-<name>/``) on the same tasks, seeds and test mixtures as ``runs/default``; the
+shared stages (pre-trained AE, clean CA) are reused from the default study (:mod:`aelib.train`
+keys them by the settings they depend on). The comparison pairs every ablation with the default
+study's ``iterative`` run of the same task and seed, per seed and per test utterance.
+
+The ablations separate the two ingredients of the paper's paradigm at equal budgets:
+
+* ``matched``  ``cascade`` with iterative's AE and CA epochs (``budget_matched``): what more
+  epochs alone give;
+* ``uniform``  ``iterative`` with uniform importance: alternating rounds without the weights;
+  ``matched`` vs ``uniform`` is the gain of alternating, ``uniform`` vs ``iterative`` the gain of
+  the weights;
+* ``softmax``  ``iterative`` with a softmax importance (the alternative weighting);
+* ``rounds1``  ``iterative`` with one round of twice the epochs (same budget, fewer alternations).
+
+    python -m aelib.ablations --preset small --tasks kws ser --seeds 0 1 2 --workers 2
+
+Tables go to ``runs/ablations/`` (CSV and Markdown).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from .config import TASKS, make_config
+
+# name -> (paradigm, overrides, label in tables); overrides are functions of the resolved default config
+ABLATIONS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "matched": ("cascade", {"budget_matched": True}, "cascade (equal budget)"),
+    "uniform": ("iterative", {"importance": "uniform"}, "iterative, uniform weights"),
+    "softmax": ("iterative", {"importance": "softmax"}, "iterative, softmax weights"),
+    "rounds1": ("iterative", {"rounds": "1", "ae_epochs_per_round": "x rounds", "ca_epochs_per_round": "x rounds"},
+                "iterative, 1 round (same epochs)"),
+}
+BANDS = {"low (-10..0 dB)": (-100.0, 0.0), "high (5..20 dB)": (0.1, 100.0)}
+
+
+def resolve(name: str, preset: str, task: str) -> tuple[str, dict[str, Any]]:
+    """(paradigm, concrete overrides) of ablation ``name``; "x rounds" multiplies by the default rounds."""
+    paradigm, over, _ = ABLATIONS[name]
+    base = make_config(preset, task=task, paradigm="iterative")
+    out: dict[str, Any] = {}
+    for k, v in over.items():
+        if v == "x rounds":
+            out[k] = getattr(base, k) * base.rounds
+        elif k == "rounds":
+            out[k] = int(v)
+        else:
+            out[k] = v
+    return paradigm, out
+
+
+def run_ablations(preset: str = "small", tasks: Sequence[str] = ("kws", "ser"), seeds: Sequence[int] = (0, 1, 2),
+                  names: Sequence[str] = tuple(ABLATIONS), workers: int = 2, run_root: str = "runs",
+                  data_dir: str = "", progress: bool = True) -> list[Any]:
+    """Run every ablation study (finished runs are skipped); returns the StudyReports."""
+    from .study import run_study
+
+    reports = []
+    for name in names:
+        paradigm = ABLATIONS[name][0]
+        overrides: dict[str, Any] = {}
+        for t in tasks:  # per-task scope, since "x rounds" may differ by task
+            _, over = resolve(name, preset, t)
+            overrides.update({f"{t}:{k}": v for k, v in over.items()})
+        rep = run_study(preset, f"ablation-{name}", tasks, [paradigm], seeds, workers, data_dir, run_root,
+                        overrides, results="never", progress=progress)
+        print(rep.summary())
+        reports.append(rep)
+    return reports
+
+
+def combined(run_root: str | Path = "runs", base: str = "default", names: Sequence[str] = tuple(ABLATIONS)
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(cells, utterances) of the base study's cascade and iterative runs plus every ablation, the
+    ablations relabelled as their own "paradigm" so that :func:`aelib.results.paired_vs_iterative` applies."""
+    from .results import collect, per_utterance
+
+    root = Path(run_root)
+    keep = ("cascade", "iterative")
+    cells = [collect(root / base).query("paradigm in @keep")]
+    utts = [per_utterance(root / base, paradigms=keep)]
+    for name in names:
+        d = root / f"ablation-{name}"
+        if not d.exists():
+            continue
+        label = ABLATIONS[name][2]
+        c, u = collect(d), per_utterance(d)
+        if not c.empty:
+            cells.append(c.assign(paradigm=label))
+            utts.append(u.assign(paradigm=label))
+    return pd.concat(cells, ignore_index=True), pd.concat(utts, ignore_index=True)
+
+
+def band_table(cells: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame:
+    """Primary metric per task, arm and SNR band (and seen/unseen noise), mean over seeds."""
+    rows = []
+    noisy = cells[(cells["kind"] == kind) & (cells["noise_split"] != "clean")]
+    for task in [t for t in TASKS if t in set(noisy["task"])]:
+        sub = noisy[noisy["task"] == task]
+        metric = sub["primary_metric"].iloc[0]
+        for arm in sub["paradigm"].unique():
+            a = sub[sub["paradigm"] == arm]
+            row = {"task": task, "metric": metric, "arm": arm, "seeds": a["seed"].nunique()}
+            for band, (lo, hi) in BANDS.items():
+                row[band] = a[(a["snr"] >= lo) & (a["snr"] <= hi)][metric].mean()
+            for split in ("test_seen", "test_unseen"):
+                row[split] = a[a["noise_split"] == split][metric].mean()
+            row["all noisy"] = a[metric].mean()
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_ablation_tables(run_root: str | Path = "runs", out_dir: str | Path | None = None) -> dict[str, Path]:
+    """Paired tests (iterative vs each arm) and the SNR-band table, as CSV and Markdown."""
+    from .results import paired_vs_iterative, to_markdown
+
+    cells, utts = combined(run_root)
+    out = Path(out_dir or Path(run_root) / "ablations")
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {"paired": paired_vs_iterative(cells, utts), "bands": band_table(cells)}
+    written = {}
+    for name, t in tables.items():
+        t.to_csv(out / f"{name}.csv", index=False)
+        (out / f"{name}.md").write_text(to_markdown(t, index=False))
+        written[name] = out / f"{name}.csv"
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m aelib.ablations", description=__doc__.splitlines()[0])
+    p.add_argument("--preset", default="small")
+    p.add_argument("--tasks", nargs="+", default=["kws", "ser"], choices=TASKS)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--ablations", nargs="+", default=list(ABLATIONS), choices=list(ABLATIONS))
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--run-root", default="runs")
+    p.add_argument("--data-dir", default="")
+    p.add_argument("--tables-only", action="store_true", help="only (re)write the tables from finished runs")
+    p.add_argument("--quiet", action="store_true")
+    a = p.parse_args(argv)
+    ok = True
+    if not a.tables_only:
+        reports = run_ablations(a.preset, a.tasks, a.seeds, a.ablations, a.workers, a.run_root, a.data_dir,
+                                progress=not a.quiet)
+        ok = all(r.ok for r in reports)
+    for name, path in write_ablation_tables(a.run_root).items():
+        print(f"{name}: {path}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Write the README's results section from the committed study outputs (nothing typed by hand).
+
+Reads ``runs/<study>/study_info.json`` and the tables the results notebook wrote to
+``runs/<study>/results/`` (``python -m aelib.study``), the ablation tables in ``runs/ablations/``
+(``python -m aelib.ablations``), and replaces the text between ``<!-- results:begin -->`` and
+``<!-- results:end -->`` in README.md. Sentences in the "findings" list are generated from the
+paired tests, so they change when the numbers do.
+
+    python scripts/report.py [--study runs/default] [--ablations runs/ablations] [--readme README.md] [--check]
+
+``--check`` exits 1 when README.md is not what the script would write (a stale results section).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+TASK_NAMES = {"kws": "keyword spotting", "asr": "speech recognition", "ser": "emotion recognition",
+              "asc": "scene classification"}
+ALPHA = 0.05
+
+
+def _read(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.exists() else None
+
+
+def _md(path: Path) -> str:
+    return path.read_text().strip() if path.exists() else "_(missing: run the study)_"
+
+
+def _num(x: float, digits: int = 3) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def _p(p: float) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "p n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def competence(study: Path) -> list[str]:
+    """Clean-test score of every task's ``clean`` CA (vs chance), and the AE's SI-SDR gain on unseen noise."""
+    from aelib.results import _ci, collect
+
+    df = collect(study)
+    if df.empty:
+        return ["_(missing: run the study)_"]
+    lines = ["| task | metric | `clean` CA on clean test speech | chance | `cascade` AE: SI-SDR gain on unseen "
+             "noise types, dB |", "|---|---|---:|---:|---:|"]
+    for task in [t for t in TASK_NAMES if t in set(df["task"])]:
+        sub = df[(df["task"] == task) & (df["kind"] == "synthetic")]
+        metric = sub["primary_metric"].iloc[0]
+        clean = sub[(sub["paradigm"] == "clean") & (sub["noise_split"] == "clean")].groupby("seed")[metric].mean()
+        m, h, n = _ci(clean)
+        meta = [json.loads(p.read_text()) for p in (study / task / "clean").glob("seed*/metrics.json")]
+        n_labels = meta[0].get("n_labels") if meta else None
+        chance = f"{1 / n_labels:.3f}" if n_labels and task != "asr" else "n/a"
+        un = sub[(sub["paradigm"] == "cascade") & (sub["noise_split"] == "test_unseen")]
+        gain = "n/a"
+        if "sisdr_delta" in un and len(un):
+            gm, gh, _ = _ci(un.groupby("seed")["sisdr_delta"].mean())
+            gain = f"{gm:+.2f} ± {_num(gh, 2)}"
+        lines.append(f"| {task} | {metric} | {_num(m)} ± {_num(h)} ({n} seeds) | {chance} | {gain} |")
+    return lines
+
+
+def findings(study: Path, ablations: Path) -> list[str]:
+    """One generated sentence per task and comparison, from the utterance-level paired tests."""
+    out = []
+    paired = _read(study / "results" / "paired_vs_iterative.csv")
+    if paired is not None and not paired.empty:
+        for task in [t for t in TASK_NAMES if t in set(paired["task"])]:
+            sub = paired[(paired["task"] == task)]
+            parts = []
+            for other in sub["paradigm"].unique():
+                s = sub[(sub["paradigm"] == other) & (sub["level"] == "seed")]
+                u = sub[(sub["paradigm"] == other) & (sub["level"] == "utterance")]
+                if s.empty:
+                    continue
+                s, metric = s.iloc[0], s.iloc[0]["metric"]
+                verdict = "better" if s["reference_better"] else "worse"
+                sig = ""
+                if len(u):
+                    sig = f"; per utterance {_p(u.iloc[0]['p'])}"
+                parts.append(f"{verdict} than `{other}` ({metric} {_num(s['reference_mean'])} vs "
+                             f"{_num(s['other_mean'])}, seeds {_p(s['p'])}{sig})")
+            out.append(f"- **{task}** ({TASK_NAMES[task]}), mean over the noisy test grid: `iterative` is "
+                       + "; ".join(parts) + ".")
+    ab = _read(ablations / "paired.csv")
+    if ab is not None and not ab.empty:
+        for task in [t for t in TASK_NAMES if t in set(ab["task"])]:
+            sub = ab[(ab["task"] == task) & (ab["level"] == "utterance")]
+            parts = []
+            for _, r in sub.iterrows():
+                if r["paradigm"] == "iterative":
+                    continue
+                verdict = "better" if r["reference_better"] else "worse"
+                parts.append(f"{verdict} than {r['paradigm']} ({r['metric']} {_num(r['reference_mean'])} vs "
+                             f"{_num(r['other_mean'])}, {_p(r['p'])})")
+            if parts:
+                out.append(f"- ablations, **{task}**: `iterative` (ratio weights) is " + "; ".join(parts) + ".")
+    return out
+
+
+def section(study: Path, ablations: Path) -> str:
+    info = json.loads((study / "study_info.json").read_text()) if (study / "study_info.json").exists() else {}
+    n_runs = sum(r.get("status") in ("done", "skipped") for r in info.get("runs", []))
+    wall = info.get("wall_seconds")
+    res = study / "results"
+    parts = [
+        f"Generated by `python scripts/report.py` from `{study}/` and `{ablations}/`; do not edit by hand.",
+        "",
+        f"**The reference study**: `make study` (= `python -m aelib.study --preset {info.get('preset', 'small')} "
+        f"--seeds {' '.join(map(str, info.get('seeds', [])))} --workers {info.get('workers', '?')}`): "
+        f"{n_runs} runs ({len(info.get('tasks', []))} tasks x {len(info.get('paradigms', []))} paradigms x "
+        f"{len(info.get('seeds', []))} seeds), wall time **{wall / 60:.1f} min** on this 2-core machine "
+        f"(status: {info.get('status', 'n/a')})." if wall else "The reference study has not been run.",
+        "All speech in training is synthetic (TTS); `real` rows are recorded speech (test only). Scores are on "
+        "synthetic test voices unless a table says `real`; mean ± 95 % CI over seeds.",
+        "",
+        "### Are the baselines competent?",
+        "",
+        *competence(study),
+        "",
+        "### Findings (generated from the paired tests)",
+        "",
+        *(findings(study, ablations) or ["_(no paired tests yet)_"]),
+        "",
+    ]
+    for task in TASK_NAMES:
+        p = res / f"by_snr_{task}.md"
+        if p.exists():
+            parts += [f"### {task}: primary metric by test SNR (all test noise)", "", _md(p), "",
+                      f"![{task} vs SNR]({res}/{task}_vs_snr.png)", ""]
+    for name, title in (("seen_vs_unseen", "Seen vs unseen noise types (mean over the SNR grid)"),
+                        ("synthetic_vs_real", "Synthetic vs real recorded test speech"),
+                        ("ae_quality", "AE quality on the noisy test grid (enhanced vs input)"),
+                        ("paired_vs_iterative", "Paired tests: iterative minus each other paradigm"),
+                        ("importance_summary", "Importance weights per round"),
+                        ("cross_task", "Cross-task matrix: AE trained for row task, CA of column task")):
+        if (res / f"{name}.md").exists():
+            parts += [f"### {title}", "", _md(res / f"{name}.md"), ""]
+    if (ablations / "bands.md").exists():
+        parts += ["### Ablations at equal budgets (`python -m aelib.ablations`)", "",
+                  "Primary metric by SNR band and noise split, mean over seeds:", "", _md(ablations / "bands.md"), "",
+                  "Paired tests, `iterative` (default ratio weights) minus each arm:", "", _md(ablations / "paired.md"), ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--study", default="runs/default")
+    p.add_argument("--ablations", default="runs/ablations")
+    p.add_argument("--readme", default="README.md")
+    p.add_argument("--check", action="store_true")
+    a = p.parse_args()
+    readme = Path(a.readme)
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        print(f"{readme} has no {BEGIN} ... {END} block", file=sys.stderr)
+        return 2
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = head + BEGIN + "\n" + section(Path(a.study), Path(a.ablations)) + END + tail
+    if a.check:
+        return 0 if new == text else 1
+    readme.write_text(new)
+    print(f"wrote the results section of {readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
