@@ -62,7 +62,8 @@ class Config:
 
     # --- optimisation -------------------------------------------------------------------------
     batch_size: int = 32
-    lr: float = 1e-3  # Adam; both AE and CA
+    lr: float = 1e-3  # Adam; the CA's, and the AE's unless ae_lr is set
+    ae_lr: float = 0.0  # the AE's learning rate; 0 = lr
     weight_decay: float = 0.0
     grad_clip: float = 5.0  # keeps CTC and early wSDR steps from exploding
     ae_epochs: int = 4  # AE pre-training (cascade, iterative init)
@@ -113,7 +114,7 @@ PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
         test_snrs=(0.0, 10.0), eval_pesq=False,
     ),
     # the default study: sized by measurement to run 4 tasks x 6 paradigms x 3 seeds in < 90 min on 2 cores
-    "small": dict(hop=256, ae_metric_clips=10),
+    "small": dict(hop=256, ae_metric_clips=8, ae_epochs=3, ca_epochs=8),
     "paper": dict(
         ae_width=32, ca_width=64, n_mels=64, batch_size=32, ae_epochs=30, ca_epochs=40, rounds=5, hop=128,
         ae_epochs_per_round=3, ca_epochs_per_round=5, amp=True, clip_seconds=0.0,
@@ -127,11 +128,14 @@ PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
 TASK_PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {},
     "small": {
-        "kws": dict(max_train_clips=1500, max_eval_clips=150),
-        # closed-vocabulary digit strings: whole-word CTC on 40 ms frames (see aelib/tasks/asr.py)
-        "asr": dict(asr_units="word", asr_time_stride=4, max_train_clips=800, max_eval_clips=60),
-        "ser": dict(max_train_clips=1000, max_eval_clips=100),
-        "asc": dict(max_train_clips=600, max_eval_clips=80),
+        # sizes from measured clips/s (scripts/benchmark.py) so that every task costs ~10-15 core-minutes per seed
+        "kws": dict(max_train_clips=1200, max_eval_clips=150),
+        # closed-vocabulary digit strings: whole-word CTC on 40 ms frames, a slimmer model and small batches,
+        # since CTC needs many updates to leave its all-blank plateau (aelib/tasks/asr.py)
+        "asr": dict(asr_units="word", asr_time_stride=4, ca_width=16, asr_rnn_dim=64, batch_size=8, lr=5e-3, ae_lr=1e-3,
+                    max_train_clips=500, ca_epochs=10, max_eval_clips=60),
+        "ser": dict(ca_width=16, max_train_clips=700, max_eval_clips=100),
+        "asc": dict(ca_width=16, max_train_clips=450, max_eval_clips=80),
     },
     "paper": {},
 }

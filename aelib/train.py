@@ -36,9 +36,10 @@ from .paradigms import Phase, ca_input, phases, step_loss
 from .runs import atomic_save, atomic_write_json
 
 # Settings that change what a shared phase computes; everything else (paradigm knobs, evaluation) may differ.
-SHARED_KEYS = ("task", "seed", "data_dir", "sample_rate", "train_snr_low", "train_snr_high", "rir_prob", "speed_perturb",
-               "n_fft", "hop", "ae_width", "ae_depth", "ae_loss", "ca_width", "n_mels", "asr_units", "asr_time_stride", "asr_rnn_dim", "batch_size", "lr",
-               "weight_decay", "grad_clip", "max_train_clips", "amp")
+SHARED_KEYS = ("task", "seed", "data_dir", "sample_rate", "train_snr_low", "train_snr_high", "rir_prob",
+               "speed_perturb", "n_fft", "hop", "ae_width", "ae_depth", "ae_loss", "ca_width", "n_mels",
+               "asr_units", "asr_time_stride", "asr_rnn_dim", "batch_size", "lr", "ae_lr", "weight_decay",
+               "grad_clip", "max_train_clips", "amp")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -99,8 +100,9 @@ class Trainer:
                 m.load_state_dict(state[k])
 
     def optimizer(self, phase: Phase) -> torch.optim.Optimizer:
-        params = [p for k in phase.trains for p in self.models()[k].parameters()]
-        return torch.optim.Adam(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        groups = [{"params": list(self.models()[k].parameters()),
+                   "lr": self.cfg.ae_lr if k == "ae" and self.cfg.ae_lr > 0 else self.cfg.lr} for k in phase.trains]
+        return torch.optim.Adam(groups, weight_decay=self.cfg.weight_decay)
 
     def _save_checkpoint(self, pi: int, epoch: int, opt, best_state, best_score) -> None:
         if not dist.is_main():

@@ -35,7 +35,7 @@ def _run(model, x, lengths=None):
 
 
 def test_registry_names_match_classes():
-    assert set(MODELS) == {"unet", "kws", "asr", "ser", "asc"}
+    assert set(MODELS) == {"unet", "kws", "asr", "ser", "asc", "gate"}
     for name, cls in MODELS.items():
         assert cls.model_name == name
 
