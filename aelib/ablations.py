@@ -24,36 +24,28 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from .config import TASKS, make_config
+from .config import TASKS, Config, make_config
 
-# name -> (paradigm, overrides, label in tables); overrides are functions of the resolved default config
-ABLATIONS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "matched": ("cascade", {"budget_matched": True}, "cascade (equal budget)"),
-    "uniform": ("iterative", {"importance": "uniform"}, "iterative, uniform weights"),
-    "softmax": ("iterative", {"importance": "softmax"}, "iterative, softmax weights"),
-    "rounds1": ("iterative", {"rounds": "1", "ae_epochs_per_round": "x rounds", "ca_epochs_per_round": "x rounds"},
+# name -> (paradigm, overrides as a function of the task's default config, label in tables)
+ABLATIONS: dict[str, tuple[str, Callable[[Config], dict[str, Any]], str]] = {
+    "matched": ("cascade", lambda c: {"budget_matched": True}, "cascade (equal budget)"),
+    "uniform": ("iterative", lambda c: {"importance": "uniform"}, "iterative, uniform weights"),
+    "softmax": ("iterative", lambda c: {"importance": "softmax"}, "iterative, softmax weights"),
+    "rounds1": ("iterative", lambda c: {"rounds": 1, "ae_epochs_per_round": c.ae_epochs_per_round * c.rounds,
+                                        "ca_epochs_per_round": c.ca_epochs_per_round * c.rounds},
                 "iterative, 1 round (same epochs)"),
 }
 BANDS = {"low (-10..0 dB)": (-100.0, 0.0), "high (5..20 dB)": (0.1, 100.0)}
 
 
 def resolve(name: str, preset: str, task: str) -> tuple[str, dict[str, Any]]:
-    """(paradigm, concrete overrides) of ablation ``name``; "x rounds" multiplies by the default rounds."""
+    """(paradigm, concrete overrides) of ablation ``name`` for ``task`` on ``preset``."""
     paradigm, over, _ = ABLATIONS[name]
-    base = make_config(preset, task=task, paradigm="iterative")
-    out: dict[str, Any] = {}
-    for k, v in over.items():
-        if v == "x rounds":
-            out[k] = getattr(base, k) * base.rounds
-        elif k == "rounds":
-            out[k] = int(v)
-        else:
-            out[k] = v
-    return paradigm, out
+    return paradigm, over(make_config(preset, task=task, paradigm="iterative"))
 
 
 def run_ablations(preset: str = "small", tasks: Sequence[str] = ("kws", "ser"), seeds: Sequence[int] = (0, 1, 2),

@@ -56,7 +56,7 @@ class Config:
     # --- CA -----------------------------------------------------------------------------------
     ca_width: int = 32  # base channels of the task model
     n_mels: int = 64  # log-mel bands of the 2-D front-ends
-    asr_units: str = "char"  # char (open vocabulary) | word (closed vocabulary, e.g. the embedded digit strings)
+    asr_units: str = "char"  # char (open vocabulary) | word (closed vocabulary, e.g. the embedded command grammar)
     asr_time_stride: int = 2  # ASR output frames of 10 ms x stride: 2 for characters, 4 is enough for words
     asr_rnn_dim: int = 128  # ASR BiGRU hidden size per direction
 
@@ -130,7 +130,7 @@ TASK_PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "small": {
         # sizes from measured clips/s (scripts/benchmark.py) so that every task costs ~10-15 core-minutes per seed
         "kws": dict(max_train_clips=1200, max_eval_clips=150),
-        # closed-vocabulary digit strings: whole-word CTC on 40 ms frames, a slimmer model and small batches,
+        # closed-vocabulary command grammar: whole-word CTC on 40 ms frames, a slimmer model and small batches,
         # since CTC needs many updates to leave its all-blank plateau (aelib/tasks/asr.py)
         "asr": dict(asr_units="word", asr_time_stride=4, ca_width=16, asr_rnn_dim=64, batch_size=8, lr=5e-3, ae_lr=1e-3,
                     max_train_clips=500, ca_epochs=10, max_eval_clips=60),
