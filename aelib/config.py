@@ -134,8 +134,8 @@ TASK_PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         # since CTC needs many updates to leave its all-blank plateau (aelib/tasks/asr.py)
         "asr": dict(asr_units="word", asr_time_stride=4, ca_width=16, asr_rnn_dim=64, batch_size=8, lr=5e-3, ae_lr=1e-3,
                     max_train_clips=500, ca_epochs=10, max_eval_clips=60),
-        "ser": dict(ca_width=16, max_train_clips=700, max_eval_clips=100),
-        "asc": dict(ca_width=16, max_train_clips=450, max_eval_clips=80),
+        "ser": dict(ca_width=16, max_train_clips=400, max_eval_clips=100),
+        "asc": dict(ca_width=16, max_train_clips=280, max_eval_clips=80),
     },
     "paper": {},
 }

@@ -24,7 +24,7 @@ import pandas as pd
 from .config import PARADIGMS, TASKS
 from .metrics import mean_ci, paired_test
 
-AE_PARADIGMS = ("cascade", "joint", "iterative")
+AE_PARADIGMS = ("cascade", "joint", "iterative", "noisereduce")  # runs with a front-end (AE quality table)
 AE_METRICS = ("sisdr", "stoi", "pesq")
 NOISY = ("test_seen", "test_unseen")
 

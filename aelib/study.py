@@ -183,6 +183,56 @@ def _execute_notebook(job: dict[str, Any]) -> dict[str, Any]:
     return {"key": job["key"], "error": error, "seconds": round(time.perf_counter() - t0, 1)}
 
 
+# ---- memory --------------------------------------------------------------------------------------
+def tree_rss_mb(root_pid: int | None = None) -> float:
+    """Resident memory (MB) of a process and all its descendants, from /proc (0.0 where there is none)."""
+    root_pid = os.getpid() if root_pid is None else root_pid
+    parent: dict[int, int] = {}
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        pid = frontier.pop()
+        kids = [c for c, pp in parent.items() if pp == pid and c not in tree]
+        tree.update(kids)
+        frontier.extend(kids)
+    page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+    total = 0
+    for pid in tree:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 2**20
+
+
+class PeakMemory:
+    """Samples :func:`tree_rss_mb` of this process tree every ``interval`` s in a thread; ``peak_mb``."""
+
+    def __init__(self, interval: float = 2.0) -> None:
+        import threading
+
+        self.interval, self.peak_mb = interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, tree_rss_mb())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 # ---- the grid ----------------------------------------------------------------------------------
 @dataclass
 class StudyReport:
@@ -307,8 +357,9 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
 
     bar = tqdm(total=len(report.runs), desc=f"study {study}", disable=not progress, unit="run")
     bar.update(len(report.runs) - len(jobs))
+    memory = PeakMemory()
     if jobs:
-        with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:  # each job is a papermill process
+        with memory, ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:  # each job: a papermill process
             futures = [pool.submit(_execute_notebook, job) for job in jobs]
             for fut in as_completed(futures):
                 res = fut.result()
@@ -332,7 +383,8 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
         report.results_status = "skipped"
     report.wall_seconds = round(time.perf_counter() - t0, 1)
     info.update(status="ok" if report.ok else "failed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                wall_seconds=report.wall_seconds, results_notebook=report.results_status,
+                wall_seconds=report.wall_seconds, peak_rss_mb=round(memory.peak_mb, 1) if jobs else None,
+                results_notebook=report.results_status,
                 runs=[{**dataclasses.asdict(r), "notebook": r.notebook} for r in report.runs])
     _write_info(study_dir, info)
     return report

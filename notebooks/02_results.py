@@ -120,7 +120,7 @@ else:
 # %%
 t = results.ae_quality_table(df) if tasks else pd.DataFrame()
 if t.empty:
-    print("no finished run with an AE (cascade, joint, iterative)")
+    print("no finished run with a front-end (cascade, joint, iterative, noisereduce)")
 else:
     display(Markdown(results.to_markdown(t, digits=digits)))
 

@@ -111,7 +111,7 @@ def task_labels(cfg: Config, task_name: str) -> list[str]:
         from aelib.corpora.manifest import read_manifest
 
         try:
-            return task.labels_from_manifest(read_manifest(manifest))
+            return task.labels_from_manifest(read_manifest(manifest), cfg)
         except Exception:  # noqa: BLE001 - a malformed manifest must not stop a benchmark
             pass
     if task_name == "asr":
@@ -147,12 +147,15 @@ def make_batch(cfg: Config, task_name: str, clip_seconds: float, batch_size: int
     noisy = clean + 0.056 * torch.randn(batch_size, n, generator=g)
     task, labels = get_task(task_name), task_labels(cfg, task_name)
     if task_name == "asr":
+        from aelib.tasks.asr import is_word_vocab
+
         chars = int(14 * clip_seconds)
+        vocab = list(labels[1:]) if is_word_vocab(labels) else WORDS  # word units: the task's own words
         texts = []
         for _ in range(batch_size):
             words: list[str] = []
             while sum(len(w) + 1 for w in words) < chars:
-                words.append(WORDS[int(torch.randint(len(WORDS), (1,), generator=g))])
+                words.append(vocab[int(torch.randint(len(vocab), (1,), generator=g))])
             texts.append(" ".join(words))
         targets = [task.encode(t, labels) for t in texts]
     else:
@@ -197,10 +200,16 @@ def forward_fn(spec: dict[str, Any], model: torch.nn.Module, batch: dict[str, An
 
 
 # ---- the measurements ------------------------------------------------------------------------
-def bench_model(spec: dict[str, Any], cfg: Config, batch_size: int, repeats: int, warmup: int,
+def bench_model(spec: dict[str, Any], cfg: Config, batch_size: int | None, repeats: int, warmup: int,
                 peak_gflops: float) -> dict[str, Any]:
-    """Training throughput and forward / training-step GFLOP/s of one model."""
+    """Training throughput and forward / training-step GFLOP/s of one model.
+
+    The model and batch size are those of the spec's task on the preset (its per-task refinements, e.g.
+    asr's width and batch on ``small``), unless ``batch_size`` is given.
+    """
     torch.manual_seed(0)
+    cfg = make_config(cfg.preset, task=spec["task"])
+    batch_size = batch_size or cfg.batch_size
     model = build_model(spec, cfg)
     batch = make_batch(cfg, spec["task"], spec["clip_seconds"], batch_size)
     ae, ca = (model, None) if spec["kind"] == "ae" else (None, model)
@@ -355,7 +364,7 @@ def study_times(study_dir: str | Path) -> dict[str, Any]:
 
 
 # ---- the report ------------------------------------------------------------------------------
-def run_benchmark(cfg: Config, *, threads: int, repeats: int, warmup: int, batch_size: int,
+def run_benchmark(cfg: Config, *, threads: int, repeats: int, warmup: int, batch_size: int | None,
                   models: list[str] | None = None, rtf_seconds: float = 10.0, rtf_repeats: int = 10,
                   memory_steps: int = 3, memory: bool = True, joint_memory: bool = True,
                   matmul_n: int = 2048, profile: bool = False, study_dir: str | None = None) -> dict[str, Any]:
@@ -377,7 +386,7 @@ def run_benchmark(cfg: Config, *, threads: int, repeats: int, warmup: int, batch
         whats = [s["name"] for s in specs]
         if joint_memory:
             whats += [f"joint:{s['task']}" for s in specs if s["kind"] == "ca"]
-        report["memory"] = [peak_memory(cfg, w, batch_size, memory_steps, threads) for w in whats]
+        report["memory"] = [peak_memory(cfg, w, batch_size or cfg.batch_size, memory_steps, threads) for w in whats]
     if study_dir:
         report["study"] = study_times(study_dir)
     report["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -465,7 +474,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     repeats = args.repeats or (3 if args.quick else 5)
     report = run_benchmark(
         cfg, threads=args.threads, repeats=repeats, warmup=1 if args.quick else 2,
-        batch_size=args.batch_size or cfg.batch_size, models=args.models, rtf_repeats=5 if args.quick else 10,
+        batch_size=args.batch_size, models=args.models, rtf_repeats=5 if args.quick else 10,
         memory_steps=2 if args.quick else 3, memory=not args.no_memory, joint_memory=True,
         matmul_n=1536 if args.quick else 2048, profile=args.profile, study_dir=args.study_dir)
     report["args"] = vars(args)

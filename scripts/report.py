@@ -108,7 +108,39 @@ def findings(study: Path, ablations: Path) -> list[str]:
     return out
 
 
-def section(study: Path, ablations: Path) -> str:
+def performance(study: Path, bench_path: Path) -> list[str]:
+    """Study wall time and memory, training seconds per task x paradigm, and the benchmark's throughput."""
+    info = json.loads((study / "study_info.json").read_text()) if (study / "study_info.json").exists() else {}
+    out = []
+    if info.get("wall_seconds"):
+        mem = f"; peak resident memory of the runner and its runs {info['peak_rss_mb'] / 1024:.1f} GB" \
+            if info.get("peak_rss_mb") else ""
+        out.append(f"Study wall time **{info['wall_seconds'] / 60:.1f} min** with {info.get('workers')} workers x "
+                   f"{info.get('threads_per_worker')} thread (target < 90 min){mem}.")
+    rows = []
+    for m in sorted(study.glob("*/*/seed*/metrics.json")):
+        d = json.loads(m.read_text())
+        rows.append({"task": d["task"], "paradigm": d["paradigm"], "seconds": d.get("train_seconds", math.nan)})
+    if rows:
+        t = pd.DataFrame(rows).pivot_table(index="paradigm", columns="task", values="seconds", aggfunc="mean")
+        t = t.reindex([p for p in ("clean", "noisy", "cascade", "joint", "iterative", "noisereduce") if p in t.index])
+        out += ["", "Training seconds per run (mean over seeds; shared stages counted once, in the run that made "
+                "them; evaluation not included):", "",
+                "| paradigm | " + " | ".join(t.columns) + " |", "|---|" + "---:|" * len(t.columns)]
+        out += [f"| {p} | " + " | ".join(f"{v:.0f}" for v in r) + " |" for p, r in t.iterrows()]
+    if bench_path.exists():
+        b = json.loads(bench_path.read_text())
+        rtf = b.get("ae_rtf", {})
+        models = ", ".join(f"{m['name']} {m['train_clips_per_s']:.1f}" for m in b.get("models", []))
+        peak = max((m.get("peak_mb", 0) for m in b.get("memory", [])), default=0)
+        out += ["", f"`python scripts/benchmark.py` ({b['machine']['threads']} thread, `{bench_path}`): AE real-time "
+                f"factor {rtf.get('rtf', math.nan):.4f} on {rtf.get('audio_seconds', 10):g} s of audio (target <= 0.01); "
+                f"training clips/s at the preset's batch sizes: {models}; peak memory of one training step "
+                f"(single or joint) {peak / 1024:.1f} GB."]
+    return out
+
+
+def section(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.json")) -> str:
     info = json.loads((study / "study_info.json").read_text()) if (study / "study_info.json").exists() else {}
     n_runs = sum(r.get("status") in ("done", "skipped") for r in info.get("runs", []))
     wall = info.get("wall_seconds")
@@ -146,6 +178,7 @@ def section(study: Path, ablations: Path) -> str:
                         ("cross_task", "Cross-task matrix: AE trained for row task, CA of column task")):
         if (res / f"{name}.md").exists():
             parts += [f"### {title}", "", _md(res / f"{name}.md"), ""]
+    parts += ["### Performance", "", *performance(study, bench), ""]
     if (ablations / "bands.md").exists():
         parts += ["### Ablations at equal budgets (`python -m aelib.ablations`)", "",
                   "Primary metric by SNR band and noise split, mean over seeds:", "", _md(ablations / "bands.md"), "",

@@ -95,6 +95,7 @@ def test_failing_run_is_reported_and_keeps_its_notebook(smoke):
     assert "FAILED ser/cascade/seed0" in report.summary() and bad.notebook in report.summary()
     info = json.loads((tmp / "runs" / "t" / "study_info.json").read_text())
     assert info["status"] == "failed" and info["wall_seconds"] > 0 and len(info["runs"]) == 4
+    assert info["peak_rss_mb"] > 100  # the runs' processes (kernels with torch) are counted
 
 
 def test_results_notebook_tables_and_figures(smoke):
@@ -133,3 +134,17 @@ def test_other_settings_on_a_finished_run_are_a_conflict(smoke, capsys):
     assert rc == 1
     out = capsys.readouterr().out
     assert "conflict" in out and "lr" in out and "kws/clean/seed0" in out
+
+
+def test_peak_memory_of_the_process_tree_is_sampled():
+    import subprocess
+    import sys
+    import time as _time
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; x = bytearray(200 * 2**20); time.sleep(3)"])
+    try:
+        with S.PeakMemory(0.1) as mem:
+            _time.sleep(1.5)
+        assert mem.peak_mb > 200, "the child's 200 MB must count: runs are child processes of the runner"
+    finally:
+        child.kill()
