@@ -18,10 +18,13 @@ The ablations separate the two ingredients of the paper's paradigm at equal budg
 
     python -m aelib.ablations --preset small --tasks kws ser --seeds 0 1 2 --workers 2
 
-Tables go to ``runs/ablations/`` (CSV and Markdown).
+Tables go to ``runs/ablations/`` (CSV and Markdown): ``paired`` and ``bands`` on the test grid (what
+each ingredient gives), ``validation`` (the best validation score of each arm's last phase: the only
+table on which a choice between weightings may be made).
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -109,14 +112,40 @@ def band_table(cells: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def validation_table(run_root: str | Path = "runs", base: str = "default",
+                     names: Sequence[str] = tuple(ABLATIONS)) -> pd.DataFrame:
+    """The selection criterion for choosing between arms: the best validation score of each run's last
+    phase (noisy or enhanced validation mixtures; never test data), mean and spread over seeds."""
+    from .results import run_dirs
+
+    arms = [(Path(run_root) / base, p, p) for p in ("cascade", "iterative")]
+    arms += [(Path(run_root) / f"ablation-{n}", ABLATIONS[n][0], ABLATIONS[n][2]) for n in names]
+    rows = []
+    for study, paradigm, label in arms:
+        if not study.exists():
+            continue
+        for task, p, seed, d in run_dirs(study):
+            if p != paradigm or not (d / "history.json").exists():
+                continue
+            hist = json.loads((d / "history.json").read_text())
+            last = [h for h in hist if h["phase"] == hist[-1]["phase"]]
+            rows.append({"task": task, "arm": label, "seed": seed, "val_score": max(h["score"] for h in last)})
+    if not rows:
+        return pd.DataFrame(columns=["task", "arm", "val_score", "val_std", "seeds"])
+    df = pd.DataFrame(rows)
+    return (df.groupby(["task", "arm"], sort=False)["val_score"].agg(["mean", "std", "count"]).reset_index()
+            .rename(columns={"mean": "val_score", "std": "val_std", "count": "seeds"}))
+
+
 def write_ablation_tables(run_root: str | Path = "runs", out_dir: str | Path | None = None) -> dict[str, Path]:
-    """Paired tests (iterative vs each arm) and the SNR-band table, as CSV and Markdown."""
+    """Paired tests (iterative vs each arm), the SNR-band table and the validation table, as CSV and Markdown."""
     from .results import paired_vs_iterative, to_markdown
 
     cells, utts = combined(run_root)
     out = Path(out_dir or Path(run_root) / "ablations")
     out.mkdir(parents=True, exist_ok=True)
-    tables = {"paired": paired_vs_iterative(cells, utts), "bands": band_table(cells)}
+    tables = {"paired": paired_vs_iterative(cells, utts), "bands": band_table(cells),
+              "validation": validation_table(run_root)}
     written = {}
     for name, t in tables.items():
         t.to_csv(out / f"{name}.csv", index=False)

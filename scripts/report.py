@@ -182,7 +182,9 @@ def section(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.jso
     if (ablations / "bands.md").exists():
         parts += ["### Ablations at equal budgets (`python -m aelib.ablations`)", "",
                   "Primary metric by SNR band and noise split, mean over seeds:", "", _md(ablations / "bands.md"), "",
-                  "Paired tests, `iterative` (default ratio weights) minus each arm:", "", _md(ablations / "paired.md"), ""]
+                  "Paired tests, `iterative` (default ratio weights) minus each arm:", "", _md(ablations / "paired.md"), "",
+                  "Validation (the best score of each arm's last phase; the only basis for choosing a weighting):", "",
+                  _md(ablations / "validation.md"), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 

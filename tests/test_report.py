@@ -30,6 +30,12 @@ def root(tmp_path):
         write_run(runs / "ablation-uniform", "kws", "cascade", seed)
     src, dst = runs / "ablation-uniform" / "kws" / "cascade", runs / "ablation-uniform" / "kws" / "iterative"
     src.rename(dst)
+    for seed in (0, 1, 2):  # validation histories: the last phase's best score is the selection criterion
+        for d, score in ((runs / "default" / "kws" / "iterative" / f"seed{seed}", 0.6),
+                         (dst / f"seed{seed}", 0.5 + 0.01 * seed)):
+            (d / "history.json").write_text(json.dumps(
+                [{"phase": "ae_pretrain", "score": -0.9}, {"phase": "round2_ca", "score": score - 0.1},
+                 {"phase": "round2_ca", "score": score}]))
     (runs / "default" / "study_info.json").write_text(json.dumps(
         {"preset": "smoke", "seeds": [0, 1, 2], "workers": 2, "tasks": ["kws"], "paradigms": list(BASE),
          "wall_seconds": 600.0, "status": "ok",
@@ -49,6 +55,9 @@ def test_ablation_tables_pair_iterative_with_each_arm(root):
     low = bands[bands["arm"] == "iterative"]["low (-10..0 dB)"].iloc[0]
     high = bands[bands["arm"] == "iterative"]["high (5..20 dB)"].iloc[0]
     assert high > low  # the fixture's scores rise with SNR
+    val = results.pd.read_csv(written["validation"]).set_index("arm")
+    assert val.loc["iterative", "val_score"] == pytest.approx(0.6) and val.loc[arm, "val_score"] == pytest.approx(0.51)
+    assert val.loc[arm, "seeds"] == 3
 
 
 def test_report_section_is_generated_and_check_detects_staleness(root, tmp_path, monkeypatch):
@@ -70,3 +79,13 @@ def test_report_section_is_generated_and_check_detects_staleness(root, tmp_path,
     monkeypatch.setattr("sys.argv", ["report", "--study", str(root / "default"), "--ablations",
                                      str(root / "ablations"), "--readme", str(readme), "--check"])
     assert rep.main() == 0
+
+
+def test_readme_results_section_matches_the_committed_runs(monkeypatch):
+    """README numbers are regenerated from runs/, never typed: a stale section fails here."""
+    if not (REPO / "runs" / "default" / "study_info.json").exists():
+        pytest.skip("no reference study committed")
+    rep = _report_module()
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr("sys.argv", ["report", "--check"])
+    assert rep.main() == 0, "README.md is stale: run `python scripts/report.py` (make report) and commit"
