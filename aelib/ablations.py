@@ -53,7 +53,7 @@ def resolve(name: str, preset: str, task: str) -> tuple[str, dict[str, Any]]:
 
 def run_ablations(preset: str = "small", tasks: Sequence[str] = ("kws", "ser"), seeds: Sequence[int] = (0, 1, 2),
                   names: Sequence[str] = tuple(ABLATIONS), workers: int = 2, run_root: str = "runs",
-                  data_dir: str = "", progress: bool = True) -> list[Any]:
+                  data_dir: str = "", progress: bool = True, threads: int | None = None) -> list[Any]:
     """Run every ablation study (finished runs are skipped); returns the StudyReports."""
     from .study import run_study
 
@@ -65,7 +65,7 @@ def run_ablations(preset: str = "small", tasks: Sequence[str] = ("kws", "ser"), 
             _, over = resolve(name, preset, t)
             overrides.update({f"{t}:{k}": v for k, v in over.items()})
         rep = run_study(preset, f"ablation-{name}", tasks, [paradigm], seeds, workers, data_dir, run_root,
-                        overrides, results="never", progress=progress)
+                        overrides, results="never", progress=progress, threads=threads)
         print(rep.summary())
         reports.append(rep)
     return reports
@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--ablations", nargs="+", default=list(ABLATIONS), choices=list(ABLATIONS))
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=None, help="threads per run (default: cores // workers)")
     p.add_argument("--run-root", default="runs")
     p.add_argument("--data-dir", default="")
     p.add_argument("--tables-only", action="store_true", help="only (re)write the tables from finished runs")
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     if not a.tables_only:
         reports = run_ablations(a.preset, a.tasks, a.seeds, a.ablations, a.workers, a.run_root, a.data_dir,
-                                progress=not a.quiet)
+                                progress=not a.quiet, threads=a.threads)
         ok = all(r.ok for r in reports)
     for name, path in write_ablation_tables(a.run_root).items():
         print(f"{name}: {path}")

@@ -294,7 +294,7 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
               data_dir: str = "", run_root: str = "runs", overrides: dict[str, Any] | None = None,
               results: str = "auto", results_parameters: dict[str, Any] | None = None, progress: bool = True,
               kernel_name: str | None = None, train_notebook: str | Path = TRAIN_NOTEBOOK,
-              results_notebook: str | Path = RESULTS_NOTEBOOK) -> StudyReport:
+              results_notebook: str | Path = RESULTS_NOTEBOOK, threads: int | None = None) -> StudyReport:
     """Run the grid (skipping finished runs), then the results notebook; see the module docstring.
 
     Args:
@@ -302,6 +302,8 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
         results: ``auto`` re-executes the results notebook when a run was executed or a metrics.json is
             newer than ``results.ipynb``; ``always`` / ``never``.
         results_parameters: extra parameters of the results notebook (e.g. ``cross_task_max_clips``).
+        threads: torch/OpenMP threads per run; default cores // workers. Set 1 when the machine is shared:
+            oversubscribed OpenMP threads spin and can be many times slower (measured 4x).
 
     Returns:
         A :class:`StudyReport`; ``report.ok`` is False when a run or the results notebook failed.
@@ -320,7 +322,7 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
     data_dir_abs = str(Path(data_dir).expanduser().resolve()) if data_dir else ""  # "" keeps the preset default
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = max(1, int(workers))
-    threads = max(1, cores // workers)
+    threads = max(1, int(threads) if threads else cores // workers)
     info = {"study": study, "preset": preset, "tasks": list(dict.fromkeys(tasks)),
             "paradigms": list(dict.fromkeys(paradigms)), "seeds": list(dict.fromkeys(seeds)), "workers": workers,
             "threads_per_worker": threads, "data_dir": str(root), "overrides": overrides, "status": "running",
@@ -423,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paradigms", nargs="+", default=list(PARADIGMS), choices=PARADIGMS)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--workers", type=int, default=2, help="parallel notebook executions (default: 2)")
+    p.add_argument("--threads", type=int, default=None, help="threads per run (default: cores // workers)")
     p.add_argument("--data-dir", default="", help="corpus root (default: the preset's embedded corpus, built if missing)")
     p.add_argument("--run-root", default="runs")
     p.add_argument("--set", nargs="*", default=[], metavar="[SCOPE:]KEY=VALUE",
@@ -436,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         report = run_study(a.preset, a.study, a.tasks, a.paradigms, a.seeds, a.workers, a.data_dir, a.run_root,
-                           parse_sets(a.set), results=a.results, progress=not a.quiet)
+                           parse_sets(a.set), results=a.results, progress=not a.quiet, threads=a.threads)
     except (FileNotFoundError, ValueError, BuildError, SourceError) as exc:  # before any run started
         print(f"error: {exc}", file=sys.stderr)
         return 2
