@@ -429,6 +429,25 @@ def to_markdown(df: pd.DataFrame, digits: int = 3, index: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_times(study_dir: str | Path) -> pd.DataFrame:
+    """Per run: training seconds (metrics.json) and the executed notebook's wall seconds (papermill metadata,
+    training + evaluation + start-up), so that a study's cost can be told apart from other load on the machine."""
+    rows = []
+    for task, paradigm, seed, d in run_dirs(study_dir):
+        if not (d / "metrics.json").exists():
+            continue
+        m = json.loads((d / "metrics.json").read_text())
+        nb_s = math.nan
+        if (d / "train.ipynb").exists():
+            try:
+                nb_s = float(json.loads((d / "train.ipynb").read_text())["metadata"]["papermill"]["duration"])
+            except (KeyError, TypeError, ValueError):
+                pass
+        rows.append({"task": task, "paradigm": paradigm, "seed": seed, "train_seconds": m.get("train_seconds"),
+                     "notebook_seconds": nb_s})
+    return pd.DataFrame(rows, columns=["task", "paradigm", "seed", "train_seconds", "notebook_seconds"])
+
+
 def write_tables(study_dir: str | Path, out_dir: str | Path | None = None, df: pd.DataFrame | None = None,
                  utt: pd.DataFrame | None = None, cross_task: pd.DataFrame | None = None) -> dict[str, Path]:
     """Write every table as CSV (numbers) and Markdown (formatted) into ``out_dir`` (default <study>/results)."""
@@ -450,6 +469,8 @@ def write_tables(study_dir: str | Path, out_dir: str | Path | None = None, df: p
             tables[name] = (t, t)
     imp = importance_summary(study_dir)
     tables["importance_summary"] = (imp, imp)
+    rt = run_times(study_dir)
+    tables["run_times"] = (rt, rt)
     if cross_task is not None:
         tables["cross_task"] = (cross_task, cross_task.pivot(index="ae_task", columns="ca_task", values="value")
                                 if not cross_task.empty else cross_task)

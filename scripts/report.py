@@ -117,6 +117,15 @@ def performance(study: Path, bench_path: Path) -> list[str]:
             if info.get("peak_rss_mb") else ""
         out.append(f"Study wall time **{info['wall_seconds'] / 60:.1f} min** with {info.get('workers')} workers x "
                    f"{info.get('threads_per_worker')} thread (target < 90 min){mem}.")
+    rt = _read(study / "results" / "run_times.csv")
+    if rt is not None and rt["notebook_seconds"].notna().any():
+        w = info.get("workers") or 2
+        per_seed = rt.groupby("seed")["notebook_seconds"].sum() / w / 60
+        share = rt.groupby("task")["notebook_seconds"].sum() / rt["notebook_seconds"].sum()
+        out += ["", "Cost per seed, as the sum of its runs' notebook wall times over the workers (a study's own cost; "
+                "seeds 1 and 2 ran while other jobs shared the machine, seed 0 did not): "
+                + ", ".join(f"seed {k} {v:.1f} min" for k, v in per_seed.items())
+                + "; share of the total by task: " + ", ".join(f"{k} {v:.0%}" for k, v in share.items()) + "."]
     rows = []
     for m in sorted(study.glob("*/*/seed*/metrics.json")):
         d = json.loads(m.read_text())
@@ -153,6 +162,8 @@ def section(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.jso
         f"{n_runs} runs ({len(info.get('tasks', []))} tasks x {len(info.get('paradigms', []))} paradigms x "
         f"{len(info.get('seeds', []))} seeds), wall time **{wall / 60:.1f} min** on this 2-core machine "
         f"(status: {info.get('status', 'n/a')})." if wall else "The reference study has not been run.",
+        (f"Not run: {', '.join(info['missing'])} (see `study_info.json`, which records "
+         f"{len(info.get('invocations', [])) or 1} invocations)." if info.get("missing") else ""),
         "All speech in training is synthetic (TTS); `real` rows are recorded speech (test only). Scores are on "
         "synthetic test voices unless a table says `real`; mean ± 95 % CI over seeds.",
         "",
