@@ -283,7 +283,9 @@ def paired_vs_iterative(df: pd.DataFrame, utt: pd.DataFrame | None = None, refer
     takes the metric's direction into account.
     """
     rows = []
-    noisy = df[(df["kind"] == kind) & df["noise_split"].isin(NOISY)]
+    only = df.groupby("task")["kind"].agg(lambda k: sorted(set(k))[0] if kind not in set(k) else kind)
+    df = df[df["kind"] == df["task"].map(only)]  # a task without `kind` rows (asc: real scenes) uses its own kind
+    noisy = df[df["noise_split"].isin(NOISY)]
     for task in [t for t in TASKS if t in set(noisy["task"])]:
         metric, hib = _task_meta(df, task, None)
         sub = noisy[noisy["task"] == task]
@@ -293,7 +295,7 @@ def paired_vs_iterative(df: pd.DataFrame, utt: pd.DataFrame | None = None, refer
         ref = per_seed[reference]
         u = None
         if utt is not None and not utt.empty:
-            u = utt[(utt["task"] == task) & (utt["kind"] == kind) & utt["noise_split"].isin(NOISY)]
+            u = utt[(utt["task"] == task) & (utt["kind"] == only[task]) & utt["noise_split"].isin(NOISY)]
         key = ["clip", "noise_split", "snr", "seed"]
         for other in _order(set(sub["paradigm"]) - {reference}):
             oth = per_seed[other]
