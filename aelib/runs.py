@@ -246,13 +246,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--run-root", default="runs")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="other Config fields (JSON values)")
     a = p.parse_args(argv)
-    extra = {}
-    for kv in a.set:
-        k, v = kv.split("=", 1)
-        try:
-            extra[k] = json.loads(v)
-        except json.JSONDecodeError:
-            extra[k] = v
+    from .study import parse_sets
+
+    extra = parse_sets(a.set)
     cfg = make_config(a.preset, task=a.task, paradigm=a.paradigm, seed=a.seed, study=a.study,
                       data_dir=a.data_dir, run_root=a.run_root, **extra)
     metrics = execute(cfg)

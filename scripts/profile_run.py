@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import pstats
 import tempfile
 
@@ -19,6 +18,7 @@ import torch
 
 from aelib.config import make_config
 from aelib.runs import execute
+from aelib.study import parse_sets
 
 
 def main() -> None:
@@ -31,13 +31,7 @@ def main() -> None:
     p.add_argument("--top", type=int, default=30)
     a = p.parse_args()
     torch.set_num_threads(1)
-    over = {}
-    for kv in a.set:
-        k, v = kv.split("=", 1)
-        try:
-            over[k] = json.loads(v)
-        except json.JSONDecodeError:
-            over[k] = v
+    over = parse_sets(a.set)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = make_config(a.preset, task=a.task, paradigm=a.paradigm, study="profile", run_root=tmp, **over)
         prof = cProfile.Profile()
