@@ -11,6 +11,7 @@ overwritten: that is an error.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import platform
@@ -99,8 +100,21 @@ VOLATILE_KEYS = ("device", "num_workers", "run_root", "extra")
 
 
 def settings_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Config keys whose values differ between two resolved configs, volatile keys ignored."""
-    return sorted(k for k in set(old) | set(new) if k not in VOLATILE_KEYS and old.get(k) != new.get(k))
+    """Config keys whose values differ between two resolved configs, volatile keys ignored.
+
+    A key that the old run predates counts as unchanged while the new value is that field's default
+    (the behaviour the old code had), so adding a knob does not orphan finished runs.
+    """
+    defaults = {f.name: f.default for f in dataclasses.fields(Config) if f.default is not dataclasses.MISSING}
+
+    def differs(k: str) -> bool:
+        if k in VOLATILE_KEYS:
+            return False
+        if k not in old and k in defaults:
+            return new.get(k) != defaults[k]
+        return old.get(k) != new.get(k)
+
+    return sorted(k for k in set(old) | set(new) if differs(k))
 
 
 def prepare_run_dir(cfg: Config) -> Path:

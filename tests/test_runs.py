@@ -113,3 +113,15 @@ def test_speed_perturbation_is_train_only_and_seeded(fake_root):
     va = data.val_set(clean_only=True)
     assert all(np.allclose(va[i]["clean"].numpy()[: len(r)], r[: len(va[i]["clean"])])
                for i, r in enumerate(data.cache(r["path"]) for r in data.rows["val"])), "validation is never perturbed"
+
+
+def test_settings_diff_tolerates_a_new_knob_at_its_default():
+    from aelib.config import Config
+    from aelib.runs import settings_diff
+
+    new = make_config("smoke", task="ser", paradigm="clean").to_dict()
+    default = Config.__dataclass_fields__["gate_nonstationary"].default
+    old = {k: v for k, v in new.items() if k != "gate_nonstationary"}  # a run made before the knob existed
+    assert settings_diff(old, {**new, "gate_nonstationary": default}) == []
+    assert settings_diff(old, {**new, "gate_nonstationary": not default}) == ["gate_nonstationary"]
+    assert settings_diff(new, {**new, "lr": new["lr"] * 2}) == ["lr"]
