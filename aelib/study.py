@@ -8,7 +8,9 @@ on (its executed notebook, with the error, stays in the run folder). Runs of the
 are queued so that the shared stages (``ca_clean`` from ``clean``, ``ae_pretrain`` from
 ``cascade``) are produced first; a file lock in the trainer prevents duplicate shared work anyway.
 After the grid, ``notebooks/02_results.ipynb`` is executed into ``runs/<study>/results.ipynb``, and
-``runs/<study>/study_info.json`` records the grid, the outcome of every run and the wall time.
+``runs/<study>/study_info.json`` records the grid, the outcome of every run, the runs still missing and
+every invocation (command, start, end, wall time, updated after each run so that a killed invocation
+keeps its time); its ``wall_seconds`` is the study's total over invocations.
 
     python -m aelib.study --preset small --study default --tasks kws asr ser asc \\
         --paradigms clean noisy cascade joint iterative --seeds 0 1 2 --workers 2 \\
@@ -281,6 +283,26 @@ def _write_info(study_dir: Path, info: dict[str, Any]) -> None:
     atomic_write_json(study_dir / "study_info.json", info)
 
 
+def previous_invocations(study_dir: Path) -> list[dict[str, Any]]:
+    """Earlier invocations of a study, from its study_info.json; one still marked running was killed.
+
+    A study is often finished over several invocations (a crash, a stop by hand, a later seed): keeping
+    each one's command and wall time makes the study's total cost a recorded figure, not a recollection.
+    """
+    path = study_dir / "study_info.json"
+    try:
+        old = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, json.JSONDecodeError):
+        return []
+    history = list(old.get("invocations") or [])
+    if not history and old.get("started"):  # written before invocations were recorded
+        history = [{k: old.get(k) for k in ("command", "started", "finished", "wall_seconds", "status")}]
+    for inv in history:
+        if inv.get("status") == "running":
+            inv["status"] = "interrupted"
+    return history
+
+
 def _results_stale(study_dir: Path) -> bool:
     out = study_dir / "results.ipynb"
     if not out.exists():
@@ -293,6 +315,7 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
               paradigms: Sequence[str] = PARADIGMS, seeds: Sequence[int] = (0, 1, 2), workers: int = 2,
               data_dir: str = "", run_root: str = "runs", overrides: dict[str, Any] | None = None,
               results: str = "auto", results_parameters: dict[str, Any] | None = None, progress: bool = True,
+              command: str = "",
               kernel_name: str | None = None, train_notebook: str | Path = TRAIN_NOTEBOOK,
               results_notebook: str | Path = RESULTS_NOTEBOOK, threads: int | None = None) -> StudyReport:
     """Run the grid (skipping finished runs), then the results notebook; see the module docstring.
@@ -302,6 +325,7 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
         results: ``auto`` re-executes the results notebook when a run was executed or a metrics.json is
             newer than ``results.ipynb``; ``always`` / ``never``.
         results_parameters: extra parameters of the results notebook (e.g. ``cross_task_max_clips``).
+        command: the command line, recorded with this invocation in study_info.json.
         threads: torch/OpenMP threads per run; default cores // workers. Set 1 when the machine is shared:
             oversubscribed OpenMP threads spin and can be many times slower (measured 4x).
 
@@ -323,10 +347,13 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = max(1, int(workers))
     threads = max(1, int(threads) if threads else cores // workers)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    history = previous_invocations(study_dir)
+    invocation = {"command": command, "started": started, "status": "running"}
     info = {"study": study, "preset": preset, "tasks": list(dict.fromkeys(tasks)),
             "paradigms": list(dict.fromkeys(paradigms)), "seeds": list(dict.fromkeys(seeds)), "workers": workers,
             "threads_per_worker": threads, "data_dir": str(root), "overrides": overrides, "status": "running",
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "started": started, "invocations": [*history, invocation]}
     _write_info(study_dir, info)
 
     report = StudyReport(str(study_dir))
@@ -372,6 +399,8 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
                 r.error = res["error"] or ("" if finished else "the notebook finished without writing metrics.json")
                 bar.update(1)
                 bar.set_postfix(last=f"{r.task}/{r.paradigm}/seed{r.seed}", failed=len(report.failed))
+                invocation["wall_seconds"] = round(time.perf_counter() - t0, 1)  # so far: kept if killed
+                _write_info(study_dir, info)
     bar.close()
 
     ran = bool(jobs)
@@ -384,8 +413,15 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
     elif results == "auto":
         report.results_status = "skipped"
     report.wall_seconds = round(time.perf_counter() - t0, 1)
-    info.update(status="ok" if report.ok else "failed", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                wall_seconds=report.wall_seconds, peak_rss_mb=round(memory.peak_mb, 1) if jobs else None,
+    finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    invocation.update(finished=finished_at, wall_seconds=report.wall_seconds, runs_executed=len(jobs),
+                      status="ok" if report.ok else "failed")
+    total = sum(float(inv.get("wall_seconds") or 0.0) for inv in info["invocations"])
+    info.update(status="ok" if report.ok else "failed", finished=finished_at,
+                wall_seconds=round(total, 1), wall_seconds_this_invocation=report.wall_seconds,
+                missing=[f"{r.task}/{r.paradigm}/seed{r.seed}" for r in report.runs
+                         if not (Path(r.run_dir) / "metrics.json").exists()],
+                peak_rss_mb=round(memory.peak_mb, 1) if jobs else None,
                 results_notebook=report.results_status,
                 runs=[{**dataclasses.asdict(r), "notebook": r.notebook} for r in report.runs])
     _write_info(study_dir, info)
@@ -439,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         report = run_study(a.preset, a.study, a.tasks, a.paradigms, a.seeds, a.workers, a.data_dir, a.run_root,
-                           parse_sets(a.set), results=a.results, progress=not a.quiet, threads=a.threads)
+                           parse_sets(a.set), results=a.results, progress=not a.quiet, threads=a.threads,
+                           command=" ".join(["python -m aelib.study", *(sys.argv[1:] if argv is None else argv)]))
     except (FileNotFoundError, ValueError, BuildError, SourceError) as exc:  # before any run started
         print(f"error: {exc}", file=sys.stderr)
         return 2

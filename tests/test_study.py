@@ -124,6 +124,21 @@ def test_rerun_skips_finished_runs_and_rewrites_nothing(smoke):
     assert {p: p.stat().st_mtime_ns for p in files} == stamps
     info = json.loads((study_dir / "study_info.json").read_text())
     assert [r["status"] for r in info["runs"]] == ["skipped", "skipped"] and info["results_notebook"] == "skipped"
+    first, second = info["invocations"]  # the fixture's invocation is kept, with its time
+    assert first["status"] == "failed" and first["runs_executed"] == 4 and first["wall_seconds"] > 0
+    assert second["command"].startswith("python -m aelib.study --preset smoke --study t") and second["runs_executed"] == 0
+    assert info["wall_seconds"] == round(first["wall_seconds"] + second["wall_seconds"], 1) and info["missing"] == []
+
+
+def test_a_killed_invocation_is_marked_interrupted(tmp_path):
+    (tmp_path / "study_info.json").write_text(json.dumps(
+        {"invocations": [{"command": "a", "started": "t0", "wall_seconds": 60.0, "status": "ok"},
+                         {"command": "b", "started": "t1", "wall_seconds": 30.0, "status": "running"}]}))
+    assert [i["status"] for i in S.previous_invocations(tmp_path)] == ["ok", "interrupted"]
+    (tmp_path / "study_info.json").write_text(json.dumps({"started": "t0", "wall_seconds": 5.0, "status": "ok"}))
+    assert S.previous_invocations(tmp_path) == [
+        {"command": None, "started": "t0", "finished": None, "wall_seconds": 5.0, "status": "ok"}]
+    assert S.previous_invocations(tmp_path / "nowhere") == []
 
 
 def test_other_settings_on_a_finished_run_are_a_conflict(smoke, capsys):
