@@ -450,6 +450,35 @@ def run_times(study_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["task", "paradigm", "seed", "train_seconds", "notebook_seconds"])
 
 
+def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synthetic") -> pd.DataFrame:
+    """Does a rerun reproduce a study? Per task and paradigm, the primary metric over the noisy grid.
+
+    Columns: the reference's mean and 95 % CI over seeds, the rerun's mean, the largest per-seed
+    difference, and ``within_ci`` (the rerun's mean lies inside the reference's interval: "the same
+    tables within the reported noise"). Only (task, paradigm, seed) runs finished in both count.
+    """
+    def grid_means(study: str | Path) -> pd.DataFrame:
+        df = collect(study)
+        if df.empty:
+            return pd.DataFrame(columns=["task", "paradigm", "seed", "value"])
+        sub = df[(df["kind"] == kind) & df["noise_split"].isin(NOISY)]
+        sub = sub.assign(value=_primary(sub, None))
+        return sub.groupby(["task", "paradigm", "seed"], as_index=False)["value"].mean()
+
+    both = grid_means(reference).merge(grid_means(rerun), on=["task", "paradigm", "seed"], suffixes=("_ref", "_rerun"))
+    rows = []
+    for (task, paradigm), g in both.groupby(["task", "paradigm"]):
+        m, hw, n = _ci(g["value_ref"])
+        new = float(g["value_rerun"].mean())
+        rows.append({"task": task, "paradigm": paradigm, "seeds": n, "reference": m, "ci95": hw, "rerun": new,
+                     "max_seed_diff": float((g["value_rerun"] - g["value_ref"]).abs().max()),
+                     "within_ci": bool(abs(new - m) <= hw) if np.isfinite(hw) else bool(new == m)})
+    out = pd.DataFrame(rows, columns=["task", "paradigm", "seeds", "reference", "ci95", "rerun", "max_seed_diff",
+                                      "within_ci"])
+    return out.sort_values(["task", "paradigm"], key=lambda c: c.map(lambda v: (TASKS + PARADIGMS).index(v)))\
+        .reset_index(drop=True)
+
+
 def write_tables(study_dir: str | Path, out_dir: str | Path | None = None, df: pd.DataFrame | None = None,
                  utt: pd.DataFrame | None = None, cross_task: pd.DataFrame | None = None) -> dict[str, Path]:
     """Write every table as CSV (numbers) and Markdown (formatted) into ``out_dir`` (default <study>/results)."""

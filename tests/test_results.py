@@ -191,3 +191,21 @@ def test_to_markdown_formats_ci_columns():
     md = results.to_markdown(df, digits=2)
     assert md.splitlines()[0] == "| task | seen | unseen |" and "0.71 ± 0.01" in md and "| 0.50 |" in md
     assert results.to_markdown(pd.DataFrame()) == "_(no data)_\n"
+
+
+def test_compare_studies_flags_a_rerun_outside_the_interval(study, tmp_path):
+    same = results.compare_studies(study, study)
+    assert same["within_ci"].all() and (same["max_seed_diff"] == 0).all()
+    assert len(same) == 7 and list(same["task"][:5]) == ["kws"] * 5 and same["seeds"].eq(3).all()
+    rerun = tmp_path / "rerun"
+    for seed in (0, 1, 2):
+        write_run(rerun, "kws", "cascade", seed)
+        d = write_run(rerun, "kws", "iterative", seed)
+        m = json.loads((d / "metrics.json").read_text())
+        for c in m["cells"]:
+            c["accuracy"] += 0.2  # far outside the reference's interval
+        (d / "metrics.json").write_text(json.dumps(m))
+    t = results.compare_studies(study, rerun).set_index("paradigm")
+    assert list(t.index) == ["cascade", "iterative"]  # only runs finished in both
+    assert t.loc["cascade", "within_ci"] and t.loc["cascade", "max_seed_diff"] < 1e-12
+    assert not t.loc["iterative", "within_ci"] and t.loc["iterative", "max_seed_diff"] == pytest.approx(0.2)

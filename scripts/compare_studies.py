@@ -1,0 +1,42 @@
+"""Does a rerun reproduce a study? Compares two study folders run by run (see aelib.results.compare_studies).
+
+    python scripts/compare_studies.py runs/default runs/rerun [--out runs/rerun/reproduction.md]
+
+Prints a Markdown table per task and paradigm (the primary metric over the noisy test grid: the
+reference's mean and 95 % CI over seeds, the rerun's mean, the largest per-seed difference) and exits
+1 when a rerun mean falls outside the reference's interval.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from aelib.results import compare_studies, to_markdown
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("reference", help="the committed study, e.g. runs/default")
+    p.add_argument("rerun", help="the study to check, e.g. runs/rerun")
+    p.add_argument("--out", default="", help="also write the table here (Markdown)")
+    a = p.parse_args(argv)
+    for d in (a.reference, a.rerun):
+        if not Path(d).is_dir():
+            print(f"error: no study folder {d}", file=sys.stderr)
+            return 2
+    table = compare_studies(a.reference, a.rerun)
+    if table.empty:
+        print("error: the two studies share no finished run", file=sys.stderr)
+        return 2
+    text = (f"Reproduction of `{a.reference}` by `{a.rerun}` (primary metric, mean over the noisy test grid; "
+            f"{int(table['within_ci'].sum())} of {len(table)} rerun means inside the reference's 95 % CI; largest "
+            f"per-seed difference {table['max_seed_diff'].max():.4f}):\n\n{to_markdown(table, digits=4, index=False)}\n")
+    print(text)
+    if a.out:
+        Path(a.out).write_text(text)
+    return 0 if bool(table["within_ci"].all()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
