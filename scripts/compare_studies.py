@@ -9,10 +9,26 @@ reference's mean and 95 % CI over seeds, the rerun's mean, the largest per-seed 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from aelib.results import compare_studies, to_markdown
+
+
+def rerun_cost(study: Path) -> str:
+    """", N runs in M min wall (K invocations), peak memory G GB" from the rerun's study_info.json."""
+    path = study / "study_info.json"
+    if not path.exists():
+        return ""
+    info = json.loads(path.read_text())
+    if not info.get("wall_seconds"):
+        return ""
+    n = sum(r.get("status") in ("done", "skipped") for r in info.get("runs", []))
+    inv = len(info.get("invocations") or []) or 1
+    mem = f", peak memory {info['peak_rss_mb'] / 1024:.1f} GB" if info.get("peak_rss_mb") else ""
+    return (f" ({n} runs, {info['wall_seconds'] / 60:.1f} min wall in {inv} invocation{'s' if inv > 1 else ''} "
+            f"with {info.get('workers')} workers{mem})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     if table.empty:
         print("error: the two studies share no finished run", file=sys.stderr)
         return 2
-    text = (f"Reproduction of `{a.reference}` by `{a.rerun}` (primary metric, mean over the noisy test grid; "
-            f"{int(table['within_ci'].sum())} of {len(table)} rerun means inside the reference's 95 % CI; largest "
-            f"per-seed difference {table['max_seed_diff'].max():.4f}):\n\n{to_markdown(table, digits=4, index=False)}\n")
+    text = (f"Reproduction of `{a.reference}` by `{a.rerun}`{rerun_cost(Path(a.rerun))} (primary metric, mean over "
+            f"the noisy test grid; {int(table['within_ci'].sum())} of {len(table)} rerun means inside the reference's "
+            f"95 % CI; largest per-seed difference {table['max_seed_diff'].max():.4f}):\n\n"
+            f"{to_markdown(table, digits=4, index=False)}\n")
     print(text)
     if a.out:
         Path(a.out).write_text(text)

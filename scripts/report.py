@@ -151,6 +151,16 @@ def performance(study: Path, bench_path: Path) -> list[str]:
     return out
 
 
+def invocations(info: dict) -> list[str]:
+    """The commands that made a study over several invocations, with their wall times (study_info.json)."""
+    inv = info.get("invocations") or []
+    if len(inv) < 2:
+        return []
+    return ["", f"The study was made in {len(inv)} invocations (the wall time above is their sum):", ""] + [
+        f"{i}. `{v.get('command') or '?'}`: {float(v.get('wall_seconds') or 0) / 60:.1f} min, {v.get('status')}"
+        + (f"; {v['note']}" if v.get("note") else "") for i, v in enumerate(inv, 1)] + [""]
+
+
 def section(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.json")) -> str:
     info = json.loads((study / "study_info.json").read_text()) if (study / "study_info.json").exists() else {}
     n_runs = sum(r.get("status") in ("done", "skipped") for r in info.get("runs", []))
@@ -166,6 +176,7 @@ def section(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.jso
         f"(status: {info.get('status', 'n/a')})." if wall else "The reference study has not been run.",
         (f"Not run: {', '.join(info['missing'])} (see `study_info.json`, which records "
          f"{len(info.get('invocations', [])) or 1} invocations)." if info.get("missing") else ""),
+        *invocations(info),
         "All speech in training is synthetic (TTS); `real` rows are recorded speech (test only). Scores are on "
         "synthetic test voices unless a table says `real`; mean ± 95 % CI over seeds.",
         "",
@@ -192,6 +203,8 @@ def section(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.jso
         if (res / f"{name}.md").exists():
             parts += [f"### {title}", "", _md(res / f"{name}.md"), ""]
     parts += ["### Performance", "", *performance(study, bench), ""]
+    if (study / "reproduction.md").exists():
+        parts += ["### Reproduction (`python scripts/compare_studies.py`)", "", _md(study / "reproduction.md"), ""]
     if (ablations / "bands.md").exists():
         parts += ["### Ablations at equal budgets (`python -m aelib.ablations`)", "",
                   "Primary metric by SNR band and noise split, mean over seeds:", "", _md(ablations / "bands.md"), "",

@@ -81,6 +81,19 @@ def test_report_section_is_generated_and_check_detects_staleness(root, tmp_path,
     assert rep.main() == 0
 
 
+def test_invocations_and_the_reproduction_table_reach_the_section(root):
+    rep = _report_module()
+    info_path = root / "default" / "study_info.json"
+    info = json.loads(info_path.read_text())
+    info["invocations"] = [{"command": "python -m aelib.study A", "wall_seconds": 480.0, "status": "interrupted"},
+                           {"command": "python -m aelib.study B", "wall_seconds": 120.0, "status": "ok"}]
+    info_path.write_text(json.dumps(info))
+    (root / "default" / "reproduction.md").write_text("Reproduction of x by y: 1 of 1 inside")
+    text = rep.section(root / "default", root / "ablations")
+    assert "made in 2 invocations" in text and "`python -m aelib.study A`: 8.0 min, interrupted" in text
+    assert "### Reproduction" in text and "1 of 1 inside" in text
+
+
 def test_readme_results_section_matches_the_committed_runs(monkeypatch):
     """README numbers are regenerated from runs/, never typed: a stale section fails here."""
     if not (REPO / "runs" / "default" / "study_info.json").exists():
