@@ -10,7 +10,7 @@ STUDY    ?= default
 WORKERS  ?= 2
 SEEDS    ?= 0 1 2
 
-.PHONY: study test setup system venv corpus bench ablations report clean-venv
+.PHONY: study test setup system venv corpus bench ablations report reproduce clean-venv
 
 study: setup corpus
 	$(BIN)/python -m aelib.study --preset $(PRESET) --study $(STUDY) --workers $(WORKERS) --seeds $(SEEDS)
@@ -46,6 +46,12 @@ ablations: setup corpus
 
 report: venv
 	$(BIN)/python scripts/report.py --study runs/$(STUDY)
+
+# a newcomer's check: the same study from scratch under runs/reproduce/ (its own shared stages too),
+# compared run by run with the committed one; exits 1 when a rerun mean is outside the reference's 95 % CI
+reproduce: setup corpus
+	$(BIN)/python -m aelib.study --preset $(PRESET) --study $(STUDY) --run-root runs/reproduce --workers $(WORKERS) --seeds $(SEEDS)
+	$(BIN)/python scripts/compare_studies.py runs/$(STUDY) runs/reproduce/$(STUDY) --out runs/reproduce/$(STUDY)/reproduction.md
 
 clean-venv:
 	rm -rf $(VENV)

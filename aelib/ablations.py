@@ -53,8 +53,12 @@ def resolve(name: str, preset: str, task: str) -> tuple[str, dict[str, Any]]:
 
 def run_ablations(preset: str = "small", tasks: Sequence[str] = ("kws", "ser"), seeds: Sequence[int] = (0, 1, 2),
                   names: Sequence[str] = tuple(ABLATIONS), workers: int = 2, run_root: str = "runs",
-                  data_dir: str = "", progress: bool = True, threads: int | None = None) -> list[Any]:
-    """Run every ablation study (finished runs are skipped); returns the StudyReports."""
+                  data_dir: str = "", progress: bool = True, threads: int | None = None,
+                  command: str = "") -> list[Any]:
+    """Run every ablation study (finished runs are skipped); returns the StudyReports.
+
+    ``command`` is recorded with each ablation study's invocation (study_info.json).
+    """
     from .study import run_study
 
     reports = []
@@ -65,7 +69,7 @@ def run_ablations(preset: str = "small", tasks: Sequence[str] = ("kws", "ser"), 
             _, over = resolve(name, preset, t)
             overrides.update({f"{t}:{k}": v for k, v in over.items()})
         rep = run_study(preset, f"ablation-{name}", tasks, [paradigm], seeds, workers, data_dir, run_root,
-                        overrides, results="never", progress=progress, threads=threads)
+                        overrides, results="never", progress=progress, threads=threads, command=command)
         print(rep.summary())
         reports.append(rep)
     return reports
@@ -172,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     if not a.tables_only:
         reports = run_ablations(a.preset, a.tasks, a.seeds, a.ablations, a.workers, a.run_root, a.data_dir,
-                                progress=not a.quiet, threads=a.threads)
+                                progress=not a.quiet, threads=a.threads,
+                                command=" ".join(["python -m aelib.ablations", *(sys.argv[1:] if argv is None else argv)]))
         ok = all(r.ok for r in reports)
     for name, path in write_ablation_tables(a.run_root).items():
         print(f"{name}: {path}")

@@ -174,8 +174,8 @@ def section(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.jso
         f"{n_runs} runs ({len(info.get('tasks', []))} tasks x {len(info.get('paradigms', []))} paradigms x "
         f"{len(info.get('seeds', []))} seeds), wall time **{wall / 60:.1f} min** on this 2-core machine "
         f"(status: {info.get('status', 'n/a')})." if wall else "The reference study has not been run.",
-        (f"Not run: {', '.join(info['missing'])} (see `study_info.json`, which records "
-         f"{len(info.get('invocations', [])) or 1} invocations)." if info.get("missing") else ""),
+        *([f"Not run: {', '.join(info['missing'])} (see `study_info.json`, which records "
+           f"{len(info.get('invocations', [])) or 1} invocations)."] if info.get("missing") else []),
         *invocations(info),
         "All speech in training is synthetic (TTS); `real` rows are recorded speech (test only). Scores are on "
         "synthetic test voices unless a table says `real`; mean ± 95 % CI over seeds.",
