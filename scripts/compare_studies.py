@@ -1,6 +1,6 @@
 """Does a rerun reproduce a study? Compares two study folders run by run (see aelib.results.compare_studies).
 
-    python scripts/compare_studies.py runs/default runs/rerun [--out runs/rerun/reproduction.md]
+    python scripts/compare_studies.py runs/default runs/rerun [--out runs/rerun/reproduction.md] [--label TEXT]
 
 Prints a Markdown table per task and paradigm (the primary metric over the noisy test grid: the
 reference's mean and 95 % CI over seeds, the rerun's mean, the largest per-seed difference) and exits
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("reference", help="the committed study, e.g. runs/default")
     p.add_argument("rerun", help="the study to check, e.g. runs/rerun")
     p.add_argument("--out", default="", help="also write the table here (Markdown)")
+    p.add_argument("--label", default="", help="how to name the rerun in the text (default: its path)")
     a = p.parse_args(argv)
     for d in (a.reference, a.rerun):
         if not Path(d).is_dir():
@@ -45,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     if table.empty:
         print("error: the two studies share no finished run", file=sys.stderr)
         return 2
-    text = (f"Reproduction of `{a.reference}` by `{a.rerun}`{rerun_cost(Path(a.rerun))} (primary metric, mean over "
+    name = a.label or f"`{a.rerun}`"
+    text = (f"Reproduction of `{a.reference}` by {name}{rerun_cost(Path(a.rerun))} (primary metric, mean over "
             f"the noisy test grid; {int(table['within_ci'].sum())} of {len(table)} rerun means inside the reference's "
             f"95 % CI; largest per-seed difference {table['max_seed_diff'].max():.4f}):\n\n"
             f"{to_markdown(table, digits=4, index=False)}\n")
