@@ -7,7 +7,8 @@ and the trainer resumes from its checkpoint; a failing run is reported at the en
 on (its executed notebook, with the error, stays in the run folder). Runs of the same task and seed
 are queued so that the shared stages (``ca_clean`` from ``clean``, ``ae_pretrain`` from
 ``cascade``) are produced first; a file lock in the trainer prevents duplicate shared work anyway.
-After the grid, ``notebooks/02_results.ipynb`` is executed into ``runs/<study>/results.ipynb``, and
+After the grid, ``notebooks/02_results.ipynb`` is executed into ``runs/<study>/results.ipynb`` and
+``notebooks/03_demo.ipynb`` into ``runs/<study>/03_demo.ipynb`` (Figure 4 into ``results/``), and
 ``runs/<study>/study_info.json`` records the grid, the outcome of every run, the runs still missing and
 every invocation (command, start, end, wall time, updated after each run so that a killed invocation
 keeps its time); its ``wall_seconds`` is the study's total over invocations.
@@ -38,6 +39,7 @@ from .config import PARADIGMS, PRESETS, TASKS, Config, default_data_dir, make_co
 REPO = Path(__file__).resolve().parent.parent
 TRAIN_NOTEBOOK = REPO / "notebooks" / "01_train.ipynb"
 RESULTS_NOTEBOOK = REPO / "notebooks" / "02_results.ipynb"
+DEMO_NOTEBOOK = REPO / "notebooks" / "03_demo.ipynb"  # Figure 4 and the static SNR grid, from the study's runs
 # Within one task and seed: clean makes ca_clean, cascade makes ae_pretrain; joint and iterative reuse them.
 PARADIGM_ORDER = ("clean", "cascade", "noisy", "joint", "iterative", "noisereduce")
 # Notebook parameters that are not Config fields.
@@ -255,13 +257,13 @@ class StudyReport:
     def summary(self) -> str:
         counts = {s: sum(r.status == s for r in self.runs) for s in ("done", "skipped", "failed", "conflict", "invalid")}
         lines = [f"study {self.study_dir}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-                 + f" in {self.wall_seconds:.0f} s; results notebook {self.results_status}"]
+                 + f" in {self.wall_seconds:.0f} s; results and demo notebooks {self.results_status}"]
         for r in self.failed:
             lines.append(f"  FAILED {r.task}/{r.paradigm}/seed{r.seed} ({r.status}): {r.error}")
             lines.append(f"         {r.notebook if r.status == 'failed' else r.run_dir}")
         if self.results_status == "failed":
-            lines.append(f"  FAILED results notebook: {self.results_error}")
-            lines.append(f"         {Path(self.study_dir) / 'results.ipynb'}")
+            lines.append(f"  FAILED {self.results_error}")
+            lines.append(f"         {Path(self.study_dir) / 'results.ipynb'}, {Path(self.study_dir) / '03_demo.ipynb'}")
         return "\n".join(lines)
 
 
@@ -317,20 +319,23 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
               results: str = "auto", results_parameters: dict[str, Any] | None = None, progress: bool = True,
               command: str = "",
               kernel_name: str | None = None, train_notebook: str | Path = TRAIN_NOTEBOOK,
-              results_notebook: str | Path = RESULTS_NOTEBOOK, threads: int | None = None) -> StudyReport:
-    """Run the grid (skipping finished runs), then the results notebook; see the module docstring.
+              results_notebook: str | Path = RESULTS_NOTEBOOK, threads: int | None = None,
+              demo_notebook: str | Path | None = DEMO_NOTEBOOK) -> StudyReport:
+    """Run the grid (skipping finished runs), then the results and demo notebooks; see the module docstring.
 
     Args:
         overrides: ``{"[SCOPE:]key": value}`` Config overrides (see :func:`overrides_for`).
         results: ``auto`` re-executes the results notebook when a run was executed or a metrics.json is
             newer than ``results.ipynb``; ``always`` / ``never``.
         results_parameters: extra parameters of the results notebook (e.g. ``cross_task_max_clips``).
+        demo_notebook: executed after the results notebook into ``<study>/03_demo.ipynb`` (it writes
+            Figure 4 to ``<study>/results/``); None skips it. A failure counts as the results stage's.
         command: the command line, recorded with this invocation in study_info.json.
         threads: torch/OpenMP threads per run; default cores // workers. Set 1 when the machine is shared:
             oversubscribed OpenMP threads spin and can be many times slower (measured 4x).
 
     Returns:
-        A :class:`StudyReport`; ``report.ok`` is False when a run or the results notebook failed.
+        A :class:`StudyReport`; ``report.ok`` is False when a run, the results or the demo notebook failed.
     """
     from tqdm.auto import tqdm
 
@@ -408,8 +413,15 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
         res = _execute_notebook({"key": -1, "input": str(results_notebook), "output": str(study_dir / "results.ipynb"),
                                  "parameters": {"study_dir": str(study_dir), **(results_parameters or {})},
                                  "cwd": str(study_dir), "threads": cores, "kernel_name": kernel_name})
-        report.results_status = "failed" if res["error"] else "done"
-        report.results_error = res["error"]
+        errors = [f"results notebook: {res['error']}"] if res["error"] else []
+        if demo_notebook:
+            demo = _execute_notebook({"key": -2, "input": str(demo_notebook), "output": str(study_dir / "03_demo.ipynb"),
+                                      "parameters": {"study_dir": str(study_dir)}, "cwd": str(study_dir),
+                                      "threads": cores, "kernel_name": kernel_name})
+            if demo["error"]:
+                errors.append(f"03_demo: {demo['error']}")
+        report.results_status = "failed" if errors else "done"
+        report.results_error = "; ".join(errors)
     elif results == "auto":
         report.results_status = "skipped"
     report.wall_seconds = round(time.perf_counter() - t0, 1)
@@ -467,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", nargs="*", default=[], metavar="[SCOPE:]KEY=VALUE",
                    help="Config overrides (JSON values); SCOPE = task, paradigm or task/paradigm")
     p.add_argument("--results", default="auto", choices=("auto", "always", "never"),
-                   help="execute the results notebook: auto = when something changed (default)")
+                   help="execute the results and demo notebooks: auto = when something changed (default)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     from .corpora.embedded import BuildError

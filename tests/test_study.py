@@ -103,6 +103,9 @@ def test_results_notebook_tables_and_figures(smoke):
     study_dir = tmp / "runs" / "t"
     out = study_dir / "results"
     assert report.results_status == "done" and (study_dir / "results.ipynb").exists()
+    demo = json.loads((study_dir / "03_demo.ipynb").read_text())  # the demo ran on the study's runs
+    assert not demo["metadata"]["papermill"].get("exception")
+    assert "Figure 4 written" in json.dumps(demo["cells"])  # none here: the study has no asc/asr runs
     for f in ("by_snr_kws.md", "by_snr_ser.csv", "seen_vs_unseen.md", "synthetic_vs_real.md", "ae_quality.md",
               "inventory.md", "paired_vs_iterative.csv", "importance_summary.csv", "cross_task.csv",
               "kws_vs_snr.png", "ser_vs_snr.png", "cross_task.png"):
