@@ -329,7 +329,8 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
             newer than ``results.ipynb``; ``always`` / ``never``.
         results_parameters: extra parameters of the results notebook (e.g. ``cross_task_max_clips``).
         demo_notebook: executed after the results notebook into ``<study>/03_demo.ipynb`` (it writes
-            Figure 4 to ``<study>/results/``); None skips it. A failure counts as the results stage's.
+            Figure 4 to ``<study>/results/``) when some run has its checkpoint (committed summaries alone
+            have none); None skips it. A failure counts as the results stage's.
         command: the command line, recorded with this invocation in study_info.json.
         threads: torch/OpenMP threads per run; default cores // workers. Set 1 when the machine is shared:
             oversubscribed OpenMP threads spin and can be many times slower (measured 4x).
@@ -414,7 +415,7 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
                                  "parameters": {"study_dir": str(study_dir), **(results_parameters or {})},
                                  "cwd": str(study_dir), "threads": cores, "kernel_name": kernel_name})
         errors = [f"results notebook: {res['error']}"] if res["error"] else []
-        if demo_notebook:
+        if demo_notebook and any(study_dir.glob("*/*/seed*/checkpoints/best.th")):  # a clone has no checkpoints
             demo = _execute_notebook({"key": -2, "input": str(demo_notebook), "output": str(study_dir / "03_demo.ipynb"),
                                       "parameters": {"study_dir": str(study_dir)}, "cwd": str(study_dir),
                                       "threads": cores, "kernel_name": kernel_name})
