@@ -273,6 +273,12 @@ def ae_quality_table(df: pd.DataFrame, kind: str = "synthetic", by_snr: bool = F
     return out
 
 
+def task_kinds(df: pd.DataFrame, kind: str = "synthetic") -> pd.Series:
+    """task -> the speech kind its tables use: ``kind`` where the task has such rows, else its own
+    (asc has only real scene recordings, which would otherwise drop out of every synthetic table)."""
+    return df.groupby("task")["kind"].agg(lambda k: kind if kind in set(k) else sorted(set(k))[0])
+
+
 def paired_vs_iterative(df: pd.DataFrame, utt: pd.DataFrame | None = None, reference: str = "iterative",
                         kind: str = "synthetic") -> pd.DataFrame:
     """Paired tests of ``reference`` against every other paradigm, per task, on the noisy grid.
@@ -283,8 +289,8 @@ def paired_vs_iterative(df: pd.DataFrame, utt: pd.DataFrame | None = None, refer
     takes the metric's direction into account.
     """
     rows = []
-    only = df.groupby("task")["kind"].agg(lambda k: sorted(set(k))[0] if kind not in set(k) else kind)
-    df = df[df["kind"] == df["task"].map(only)]  # a task without `kind` rows (asc: real scenes) uses its own kind
+    only = task_kinds(df, kind)
+    df = df[df["kind"] == df["task"].map(only)]
     noisy = df[df["noise_split"].isin(NOISY)]
     for task in [t for t in TASKS if t in set(noisy["task"])]:
         metric, hib = _task_meta(df, task, None)
@@ -451,7 +457,8 @@ def run_times(study_dir: str | Path) -> pd.DataFrame:
 
 
 def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synthetic") -> pd.DataFrame:
-    """Does a rerun reproduce a study? Per task and paradigm, the primary metric over the noisy grid.
+    """Does a rerun reproduce a study? Per task and paradigm, the primary metric over the noisy grid
+    (on ``kind`` speech, or the task's own kind: :func:`task_kinds`).
 
     Columns: the reference's mean and 95 % CI over seeds, the rerun's mean, the largest per-seed
     difference, and ``within_ci`` (the rerun's mean lies inside the reference's interval: "the same
@@ -461,7 +468,7 @@ def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synth
         df = collect(study)
         if df.empty:
             return pd.DataFrame(columns=["task", "paradigm", "seed", "value"])
-        sub = df[(df["kind"] == kind) & df["noise_split"].isin(NOISY)]
+        sub = df[(df["kind"] == df["task"].map(task_kinds(df, kind))) & df["noise_split"].isin(NOISY)]
         sub = sub.assign(value=_primary(sub, None))
         return sub.groupby(["task", "paradigm", "seed"], as_index=False)["value"].mean()
 

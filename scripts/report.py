@@ -46,17 +46,16 @@ def _p(p: float) -> str:
 
 def competence(study: Path) -> list[str]:
     """Clean-test score of every task's ``clean`` CA (vs chance), and the AE's SI-SDR gain on unseen noise."""
-    from aelib.results import _ci, collect
+    from aelib.results import _ci, collect, task_kinds
 
     df = collect(study)
     if df.empty:
         return ["_(missing: run the study)_"]
+    kinds = task_kinds(df)  # asc's scenes are real recordings
     lines = ["| task | metric | `clean` CA on clean test audio | chance | `cascade` AE: SI-SDR gain on unseen "
              "noise types, dB |", "|---|---|---:|---:|---:|"]
     for task in [t for t in TASK_NAMES if t in set(df["task"])]:
-        kinds = set(df[df["task"] == task]["kind"])
-        kind = "synthetic" if "synthetic" in kinds else sorted(kinds)[0]  # asc's scenes are real recordings
-        sub = df[(df["task"] == task) & (df["kind"] == kind)]
+        sub = df[(df["task"] == task) & (df["kind"] == kinds[task])]
         metric = sub["primary_metric"].iloc[0]
         clean = sub[(sub["paradigm"] == "clean") & (sub["noise_split"] == "clean")].groupby("seed")[metric].mean()
         m, h, n = _ci(clean)

@@ -209,3 +209,12 @@ def test_compare_studies_flags_a_rerun_outside_the_interval(study, tmp_path):
     assert list(t.index) == ["cascade", "iterative"]  # only runs finished in both
     assert t.loc["cascade", "within_ci"] and t.loc["cascade", "max_seed_diff"] < 1e-12
     assert not t.loc["iterative", "within_ci"] and t.loc["iterative", "max_seed_diff"] == pytest.approx(0.2)
+
+
+def test_compare_studies_keeps_a_task_with_only_real_audio(tmp_path):
+    for study in ("ref", "rerun"):
+        for seed in (0, 1, 2):
+            write_run(tmp_path / study, "asc", "clean", seed, kinds=("real",))  # asc: real scene recordings only
+    t = results.compare_studies(tmp_path / "ref", tmp_path / "rerun")
+    assert list(t["task"]) == ["asc"] and t["within_ci"].all() and t["seeds"].iloc[0] == 3
+    assert dict(results.task_kinds(results.collect(tmp_path / "ref"))) == {"asc": "real"}
