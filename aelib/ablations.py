@@ -161,6 +161,8 @@ def write_ablation_tables(run_root: str | Path = "runs", out_dir: str | Path | N
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
+    from .study import command_line
+
     p = argparse.ArgumentParser(prog="python -m aelib.ablations", description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="small")
     p.add_argument("--tasks", nargs="+", default=["kws", "ser"], choices=TASKS)
@@ -177,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if not a.tables_only:
         reports = run_ablations(a.preset, a.tasks, a.seeds, a.ablations, a.workers, a.run_root, a.data_dir,
                                 progress=not a.quiet, threads=a.threads,
-                                command=" ".join(["python -m aelib.ablations", *(sys.argv[1:] if argv is None else argv)]))
+                                command=command_line("python -m aelib.ablations", argv))
         ok = all(r.ok for r in reports)
     for name, path in write_ablation_tables(a.run_root).items():
         print(f"{name}: {path}")

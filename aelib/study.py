@@ -285,6 +285,11 @@ def _write_info(study_dir: Path, info: dict[str, Any]) -> None:
     atomic_write_json(study_dir / "study_info.json", info)
 
 
+def command_line(prog: str, argv: list[str] | None) -> str:
+    """The command as typed (``argv`` None: this process's arguments), recorded with an invocation."""
+    return " ".join([prog, *(sys.argv[1:] if argv is None else argv)])
+
+
 def previous_invocations(study_dir: Path) -> list[dict[str, Any]]:
     """Earlier invocations of a study, from its study_info.json; one still marked running was killed.
 
@@ -489,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = run_study(a.preset, a.study, a.tasks, a.paradigms, a.seeds, a.workers, a.data_dir, a.run_root,
                            parse_sets(a.set), results=a.results, progress=not a.quiet, threads=a.threads,
-                           command=" ".join(["python -m aelib.study", *(sys.argv[1:] if argv is None else argv)]))
+                           command=command_line("python -m aelib.study", argv))
     except (FileNotFoundError, ValueError, BuildError, SourceError) as exc:  # before any run started
         print(f"error: {exc}", file=sys.stderr)
         return 2
