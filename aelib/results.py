@@ -159,7 +159,8 @@ def _per_seed(df: pd.DataFrame, metric: str, noise_split: str) -> pd.DataFrame:
 
 
 def _order(paradigms: Iterable[str]) -> list[str]:
-    return sorted(set(paradigms), key=lambda p: PARADIGMS.index(p) if p in PARADIGMS else 99)
+    """Known paradigms in PARADIGMS order, then the rest (ablation arms) by name: stable across processes."""
+    return sorted(set(paradigms), key=lambda p: (PARADIGMS.index(p) if p in PARADIGMS else len(PARADIGMS), p))
 
 
 def summary_by_snr(df: pd.DataFrame, task: str, metric: str | None = None, kind: str = "synthetic",

@@ -218,3 +218,8 @@ def test_compare_studies_keeps_a_task_with_only_real_audio(tmp_path):
     t = results.compare_studies(tmp_path / "ref", tmp_path / "rerun")
     assert list(t["task"]) == ["asc"] and t["within_ci"].all() and t["seeds"].iloc[0] == 3
     assert dict(results.task_kinds(results.collect(tmp_path / "ref"))) == {"asc": "real"}
+
+
+def test_paradigm_order_is_stable_for_ablation_arms():
+    """Arms outside PARADIGMS sort by name, so regenerated tables (and the README) do not reshuffle."""
+    assert results._order({"zeta arm", "iterative", "alpha arm", "clean"}) == ["clean", "iterative", "alpha arm", "zeta arm"]
