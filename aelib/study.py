@@ -330,8 +330,9 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
 
     Args:
         overrides: ``{"[SCOPE:]key": value}`` Config overrides (see :func:`overrides_for`).
-        results: ``auto`` re-executes the results notebook when a run was executed or a metrics.json is
-            newer than ``results.ipynb``; ``always`` / ``never``.
+        results: ``auto`` re-executes the results notebook when a run was executed, or when a metrics.json
+            is newer than ``results.ipynb`` and the runs have their checkpoints (committed summaries alone
+            cannot feed the cross-task matrix: their tables stay as committed); ``always`` / ``never``.
         results_parameters: extra parameters of the results notebook (e.g. ``cross_task_max_clips``).
         demo_notebook: executed after the results notebook into ``<study>/03_demo.ipynb`` (it writes
             Figure 4 to ``<study>/results/``) when some run has its checkpoint (committed summaries alone
@@ -415,12 +416,14 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
     bar.close()
 
     ran = bool(jobs)
-    if results == "always" or (results == "auto" and (ran or _results_stale(study_dir))):
+    # the cross-task matrix and Figure 4 load the runs' checkpoints, which a clone of committed summaries lacks
+    has_checkpoints = any(study_dir.glob("*/*/seed*/checkpoints/best.th"))
+    if results == "always" or (results == "auto" and (ran or (has_checkpoints and _results_stale(study_dir)))):
         res = _execute_notebook({"key": -1, "input": str(results_notebook), "output": str(study_dir / "results.ipynb"),
                                  "parameters": {"study_dir": str(study_dir), **(results_parameters or {})},
                                  "cwd": str(study_dir), "threads": cores, "kernel_name": kernel_name})
         errors = [f"results notebook: {res['error']}"] if res["error"] else []
-        if demo_notebook and any(study_dir.glob("*/*/seed*/checkpoints/best.th")):  # a clone has no checkpoints
+        if demo_notebook and has_checkpoints:
             demo = _execute_notebook({"key": -2, "input": str(demo_notebook), "output": str(study_dir / "03_demo.ipynb"),
                                       "parameters": {"study_dir": str(study_dir)}, "cwd": str(study_dir),
                                       "threads": cores, "kernel_name": kernel_name})

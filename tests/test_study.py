@@ -166,3 +166,23 @@ def test_peak_memory_of_the_process_tree_is_sampled():
         assert mem.peak_mb > 200, "the child's 200 MB must count: runs are child processes of the runner"
     finally:
         child.kill()
+
+
+def test_a_clone_of_committed_summaries_trains_nothing_and_keeps_its_tables(smoke):
+    """A fresh clone has metrics.json files but no checkpoints, with arbitrary checkout mtimes: `make study`
+    must skip every run and leave the committed results alone (the cross-task matrix needs checkpoints)."""
+    import os
+    import shutil
+
+    _, tmp, data = smoke
+    clone = tmp / "clone"
+    shutil.copytree(tmp / "runs" / "t", clone / "t", ignore=shutil.ignore_patterns("checkpoints"))
+    later = time.time() + 60
+    for m in (clone / "t").glob("*/*/seed*/metrics.json"):
+        os.utime(m, (later, later))  # newer than results.ipynb, as a checkout may leave them
+    before = (clone / "t" / "results" / "by_snr_kws.md").read_text()
+    rc = S.main(["--preset", "smoke", "--study", "t", "--tasks", "kws", "--paradigms", "clean", "cascade", "--seeds", "0",
+                 "--data-dir", str(data), "--run-root", str(clone), "--set", "test_snrs=[0.0]", "--quiet"])
+    info = json.loads((clone / "t" / "study_info.json").read_text())
+    assert rc == 0 and info["results_notebook"] == "skipped" and [r["status"] for r in info["runs"]] == ["skipped"] * 2
+    assert (clone / "t" / "results" / "by_snr_kws.md").read_text() == before
