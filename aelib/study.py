@@ -10,8 +10,8 @@ are queued so that the shared stages (``ca_clean`` from ``clean``, ``ae_pretrain
 After the grid, ``notebooks/02_results.ipynb`` is executed into ``runs/<study>/results.ipynb`` and
 ``notebooks/03_demo.ipynb`` into ``runs/<study>/03_demo.ipynb`` (Figure 4 into ``results/``), and
 ``runs/<study>/study_info.json`` records the grid, the outcome of every run, the runs still missing and
-every invocation (command, start, end, wall time, updated after each run so that a killed invocation
-keeps its time); its ``wall_seconds`` is the study's total over invocations.
+every invocation that executed something (command, start, end, wall time, updated after each run so
+that a killed invocation keeps its time); its ``wall_seconds`` is the study's total over invocations.
 
     python -m aelib.study --preset small --study default --tasks kws asr ser asc \\
         --paradigms clean noisy cascade joint iterative --seeds 0 1 2 --workers 2 \\
@@ -366,7 +366,6 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
             "paradigms": list(dict.fromkeys(paradigms)), "seeds": list(dict.fromkeys(seeds)), "workers": workers,
             "threads_per_worker": threads, "data_dir": str(root), "overrides": overrides, "status": "running",
             "started": started, "invocations": [*history, invocation]}
-    _write_info(study_dir, info)
 
     report = StudyReport(str(study_dir))
     jobs: list[dict[str, Any]] = []
@@ -396,6 +395,8 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
                          "kernel_name": kernel_name})
         report.runs.append(outcome)
 
+    if jobs:  # an invocation that executes nothing leaves study_info.json (and the README made from it) as it is
+        _write_info(study_dir, info)
     bar = tqdm(total=len(report.runs), desc=f"study {study}", disable=not progress, unit="run")
     bar.update(len(report.runs) - len(jobs))
     memory = PeakMemory()
@@ -445,7 +446,8 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
                 peak_rss_mb=round(memory.peak_mb, 1) if jobs else None,
                 results_notebook=report.results_status,
                 runs=[{**dataclasses.asdict(r), "notebook": r.notebook} for r in report.runs])
-    _write_info(study_dir, info)
+    if jobs or report.results_status in ("done", "failed"):
+        _write_info(study_dir, info)
     return report
 
 
