@@ -56,6 +56,7 @@ class Config:
     # --- CA -----------------------------------------------------------------------------------
     ca_width: int = 32  # base channels of the task model
     n_mels: int = 64  # log-mel bands of the 2-D front-ends
+    ser_feature_norm: str = "utterance"  # ser log-mel: utterance (CMVN per band) | gain (keeps spectral tilt) | none
     asr_units: str = "char"  # char (open vocabulary) | word (closed vocabulary, e.g. the embedded command grammar)
     asr_time_stride: int = 2  # ASR output frames of 10 ms x stride: 2 for characters, 4 is enough for words
     asr_rnn_dim: int = 128  # ASR BiGRU hidden size per direction

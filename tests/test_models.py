@@ -172,6 +172,20 @@ def test_logmel_frontend():
     assert torch.allclose(feats[0].mean(-1), torch.zeros(32), atol=1e-4)  # per-band CMVN
 
 
+def test_logmel_gain_norm_removes_gain_and_keeps_spectral_tilt():
+    """'gain' makes features gain-invariant like CMVN but keeps a static tilt, which CMVN erases."""
+    g = torch.Generator().manual_seed(0)
+    white = torch.randn(1, SR, generator=g)
+    tilted = torch.cat([white[:, :1], white[:, 1:] + 0.95 * white[:, :-1]], 1)  # low-pass: energy tilts down
+    cmvn, gain = LogMel(n_mels=32), LogMel(n_mels=32, normalize="gain")
+    assert torch.allclose(gain(white)[0], gain(5 * white)[0], atol=1e-3)
+    band_means = lambda fe, x: fe(x)[0][0].mean(-1)  # noqa: E731
+    assert band_means(gain, tilted)[-1] - band_means(gain, tilted)[0] < -1.0  # the tilt survives
+    assert band_means(cmvn, tilted).abs().max() < 1e-4  # CMVN flattens it
+    with pytest.raises(ValueError, match="normalize"):
+        LogMel(normalize="band")
+
+
 @pytest.mark.parametrize("name", sorted(SMALL))
 @pytest.mark.parametrize("shape", [(SR,), (1, 1, SR), (2, 1, 1, SR)])
 def test_bad_shapes_raise(name, shape):

@@ -1,8 +1,9 @@
 """Speech emotion recognition model: log-mel -> conv2d blocks -> global pooling -> linear.
 
 Four blocks of conv3x3 + BN + ReLU + 2x2 max-pool (channels w, w, 2w, 4w), mean + max pooling over
-the valid frames (after averaging the frequency axis), dropout, and a linear classifier. Per-utterance
-CMVN in the front-end keeps the model from keying on the input gain.
+the valid frames (after averaging the frequency axis), dropout, and a linear classifier. The front-end's
+per-utterance normalisation keeps the model from keying on the input gain: ``utterance`` (CMVN per
+band) or ``gain`` (one mean and variance, which keeps the spectral tilt; see ``Config.ser_feature_norm``).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class SERNet(nn.Module):
         n_mels: log-mel bands.
         dropout: before the classifier.
         sample_rate: of the input waveform.
+        normalize: the log-mel normalisation (:class:`aelib.models.frontends.LogMel`).
 
     Shape:
         wave [B, T], lengths [B] or None -> logits [B, C].
@@ -37,11 +39,11 @@ class SERNet(nn.Module):
     model_name = "ser"
 
     def __init__(self, n_classes: int, width: int = 32, n_mels: int = 64, dropout: float = 0.2,
-                 sample_rate: int = 16_000) -> None:
+                 sample_rate: int = 16_000, normalize: str = "utterance") -> None:
         super().__init__()
         self.model_args = dict(n_classes=n_classes, width=width, n_mels=n_mels, dropout=dropout,
-                               sample_rate=sample_rate)
-        self.frontend = LogMel(sample_rate, n_mels)
+                               sample_rate=sample_rate, normalize=normalize)
+        self.frontend = LogMel(sample_rate, n_mels, normalize=normalize)
         w = width
         self.blocks = nn.Sequential(conv_block(1, w), conv_block(w, w), conv_block(w, 2 * w), conv_block(2 * w, 4 * w))
         self.n_pools = 4

@@ -72,8 +72,8 @@ class TaskSpec:
 
         cls = MODELS[self.model or self.name]
         accepted = inspect.signature(cls).parameters
-        kwargs = {k: v for k, v in dict(width=cfg.ca_width, n_mels=cfg.n_mels, sample_rate=cfg.sample_rate).items()
-                  if k in accepted}
+        common = dict(width=cfg.ca_width, n_mels=cfg.n_mels, sample_rate=cfg.sample_rate, normalize=cfg.ser_feature_norm)
+        kwargs = {k: v for k, v in common.items() if k in accepted}
         return cls(len(labels), **kwargs)
 
     def forward(self, model: nn.Module, wave: torch.Tensor, lengths: torch.Tensor | None) -> Any:
