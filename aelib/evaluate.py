@@ -8,8 +8,11 @@ paradigms are computed from (:mod:`aelib.metrics`).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .config import Config
 from .data import DataBundle
+from .runs import atomic_write_json
 from .train import pick_device, to_device
 
 CLEAN = "clean"  # the SNR label of the clean condition
@@ -40,20 +44,17 @@ def conditions(cfg: Config, data: DataBundle) -> list[tuple[str, str | None, flo
     return out
 
 
-def ae_quality(est: np.ndarray, noisy: np.ndarray, clean: np.ndarray, sr: int, with_pesq: bool,
-               with_stoi: bool = True) -> dict[str, float]:
-    """SI-SDR, and optionally STOI and wide-band PESQ, of the enhanced and the unprocessed signal.
+def signal_quality(sig: np.ndarray, clean: np.ndarray, sr: int, with_pesq: bool, with_stoi: bool = True,
+                   prefix: str = "") -> dict[str, float]:
+    """SI-SDR, and optionally STOI and wide-band PESQ, of one signal against the clean reference.
 
     PESQ (~45 ms per second of audio) and STOI are what make evaluation slow on a CPU, so callers
     compute them on a fixed subset of utterances (``Config.ae_metric_clips``); SI-SDR is always computed.
     """
     from . import metrics
 
-    out: dict[str, float] = {}
-    for prefix, sig in (("", est), ("input_", noisy)):
-        out[f"{prefix}sisdr"] = float(metrics.si_sdr(sig[None], clean[None])[0])
-        if not with_stoi:
-            continue
+    out = {f"{prefix}sisdr": float(metrics.si_sdr(sig[None], clean[None])[0])}
+    if with_stoi:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out[f"{prefix}stoi"] = float(metrics.stoi(sig[None], clean[None], sr)[0])
@@ -62,11 +63,66 @@ def ae_quality(est: np.ndarray, noisy: np.ndarray, clean: np.ndarray, sr: int, w
     return out
 
 
+#: the settings that fix a run's test mixtures (with task and seed): what the input-quality cache is keyed by
+INPUT_QUALITY_KEYS = ("task", "seed", "data_dir", "sample_rate", "clip_seconds", "max_eval_clips", "ae_metric_clips",
+                      "eval_pesq", "test_snrs")
+
+
+class InputQuality:
+    """The unprocessed mixtures' quality (the ``input_`` columns), computed once per task and seed.
+
+    Every paradigm of a task and seed is tested on the same mixtures, so these numbers are equal across
+    its AE runs, and PESQ and STOI of the input were half of an AE run's metric time. The first run to
+    evaluate a cell stores them under ``<run_root>/_shared/<task>/seed<k>/`` (one JSON per settings key,
+    merged on write, so parallel workers only ever repeat work, never lose it); later runs read them.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.values: dict[str, dict[str, float]] = self._read()
+        self.computed = 0
+
+    @classmethod
+    def for_run(cls, cfg: Config) -> InputQuality:
+        d = cfg.to_dict()
+        key = hashlib.sha1(json.dumps({k: d[k] for k in INPUT_QUALITY_KEYS}, sort_keys=True).encode()).hexdigest()[:10]
+        return cls(Path(cfg.run_root) / "_shared" / cfg.task / f"seed{cfg.seed}" / f"input_quality-{key}.json")
+
+    def _read(self) -> dict[str, dict[str, float]]:
+        if self.path is None or not self.path.exists():
+            return {}
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, json.JSONDecodeError):  # a damaged cache only costs time
+            return {}
+
+    def get(self, key: str, noisy: np.ndarray, clean: np.ndarray, sr: int, with_pesq: bool,
+            with_stoi: bool) -> dict[str, float]:
+        if key not in self.values:
+            self.values[key] = signal_quality(noisy, clean, sr, with_pesq, with_stoi, prefix="input_")
+            self.computed += 1
+        return self.values[key]
+
+    def save(self) -> None:
+        """Merge with what other workers wrote meanwhile, then replace the file atomically."""
+        if self.path is None or not self.computed:
+            return
+        self.values = {**self._read(), **self.values}
+        atomic_write_json(self.path, self.values)
+        self.computed = 0
+
+
 @torch.no_grad()
 def evaluate(cfg: Config, data: DataBundle, ae: nn.Module | None, ca: nn.Module, *,
-             progress: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Run the test grid; returns (per-utterance rows, per-cell summary rows)."""
+             progress: bool = True, input_quality: InputQuality | None = None,
+             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run the test grid; returns (per-utterance rows, per-cell summary rows).
+
+    ``input_quality`` defaults to the run's shared cache (:class:`InputQuality`); pass
+    ``InputQuality(None)`` to compute every input metric afresh.
+    """
     device = pick_device(cfg.device)
+    inputs = input_quality if input_quality is not None else InputQuality.for_run(cfg)
     task = data.task
     ca = ca.to(device).eval()
     if ae is not None:
@@ -92,10 +148,14 @@ def evaluate(cfg: Config, data: DataBundle, ae: nn.Module | None, ca: nn.Module,
                        "score": task.per_sample_correct(preds[j], r["label"])}
                 if ae is not None and split is not None:
                     full = cfg.ae_metric_clips <= 0 or len(cell_rows) < cfg.ae_metric_clips  # first N, every run alike
-                    row.update(ae_quality(enh[j, :n].float().cpu().numpy(), x[j, :n].float().cpu().numpy(),
-                                          batch["clean"][j, :n].float().cpu().numpy(), cfg.sample_rate,
-                                          cfg.eval_pesq and full, with_stoi=full))
+                    clean = batch["clean"][j, :n].float().cpu().numpy()
+                    pesq = cfg.eval_pesq and full
+                    row.update(signal_quality(enh[j, :n].float().cpu().numpy(), clean, cfg.sample_rate, pesq, full))
+                    key = "|".join(map(str, (kind, split, snr, r["path"], row["noise_path"], row["noise_offset"], n,
+                                             pesq, full)))
+                    row.update(inputs.get(key, x[j, :n].float().cpu().numpy(), clean, cfg.sample_rate, pesq, full))
                 cell_rows.append(row)
+        inputs.save()
         rows.extend(cell_rows)
         cells.append(summarise_cell(task, data.labels, kind, split, snr, cell_rows))
     return rows, cells
