@@ -35,11 +35,16 @@ from .data import DataBundle
 from .paradigms import Phase, ca_input, phases, step_loss
 from .runs import atomic_save, atomic_write_json
 
-# Settings that change what a shared phase computes; everything else (paradigm knobs, evaluation) may differ.
+# Settings that change what a shared phase computes, always part of its key.
 SHARED_KEYS = ("task", "seed", "data_dir", "sample_rate", "train_snr_low", "train_snr_high", "rir_prob",
                "speed_perturb", "n_fft", "hop", "ae_width", "ae_depth", "ae_loss", "ca_width", "n_mels",
                "asr_units", "asr_time_stride", "asr_rnn_dim", "batch_size", "lr", "ae_lr", "weight_decay",
                "grad_clip", "max_train_clips", "amp")
+# Settings that cannot change a shared phase (names, paradigm knobs, evaluation, epochs: the phase adds its own).
+NOT_SHARED_KEYS = ("paradigm", "preset", "study", "run_root", "device", "test_snrs", "ae_epochs", "ca_epochs", "rounds",
+                   "ae_epochs_per_round", "ca_epochs_per_round", "joint_lambda", "importance", "importance_w_max",
+                   "importance_temperature", "budget_matched", "gate_nonstationary", "max_eval_clips",
+                   "ae_metric_clips", "num_workers", "eval_pesq", "extra")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -59,8 +64,13 @@ def seed_everything(seed: int) -> None:
 
 
 def shared_key(cfg: Config, phase: Phase) -> str:
+    """Hash of what a shared phase depends on: ``SHARED_KEYS``, plus any other setting (one not listed in
+    ``NOT_SHARED_KEYS``, e.g. a knob added later) that is off its default, so old keys stay valid."""
     d = cfg.to_dict()
+    defaults = Config(task=cfg.task).to_dict()
     keys = {k: d[k] for k in SHARED_KEYS}
+    keys.update({k: v for k, v in d.items()
+                 if k not in SHARED_KEYS and k not in NOT_SHARED_KEYS and v != defaults[k]})
     keys["epochs"] = phase.epochs
     keys["phase"] = phase.name
     return hashlib.sha1(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:10]

@@ -87,3 +87,22 @@ def test_shared_phase_is_computed_once(fake_root, tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "run_phase", spy)
     _trainer(fake_root, tmp_path, paradigm="joint").fit()
     assert ran == ["joint"], "ae_pretrain should be reused from the cascade run"
+
+
+def test_shared_key_follows_settings_outside_the_fixed_list():
+    """A setting not in SHARED_KEYS (e.g. ser_feature_norm, clip_seconds) still separates shared phases when
+    set, while at its default it leaves the key as it was (shared stages made before it existed stay valid)."""
+    import hashlib
+
+    from aelib.paradigms import phases
+
+    cfg = make_config("smoke", task="ser", paradigm="clean")
+    phase = phases(cfg)[0]
+    d = cfg.to_dict()
+    old = {k: d[k] for k in train_mod.SHARED_KEYS} | {"epochs": phase.epochs, "phase": phase.name}
+    assert train_mod.shared_key(cfg, phase) == hashlib.sha1(json.dumps(old, sort_keys=True).encode()).hexdigest()[:10]
+    for change in (dict(ser_feature_norm="gain"), dict(clip_seconds=2.0)):
+        assert train_mod.shared_key(make_config("smoke", task="ser", paradigm="clean", **change), phase) != \
+            train_mod.shared_key(cfg, phase)
+    for same in (dict(paradigm="cascade"), dict(study="other"), dict(max_eval_clips=3)):
+        assert train_mod.shared_key(make_config("smoke", task="ser", **same), phase) == train_mod.shared_key(cfg, phase)
