@@ -58,7 +58,7 @@ class SpectralGate(nn.Module):
         return out[..., :n].to(wave.dtype)
 
     def _gate(self, x: torch.Tensor) -> torch.Tensor:
-        """``TorchGate.forward`` with the mask smoothed by two 1-D convolutions instead of one 2-D."""
+        """``TorchGate.forward`` with the mask smoothed by two banded matrix products instead of a 2-D conv."""
         from noisereduce.torchgate.utils import amp_to_db
 
         g = self.gate
