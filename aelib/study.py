@@ -120,6 +120,9 @@ def ensure_corpus(preset: str, data_dir: str = "", tasks: Sequence[str] = TASKS,
 
 
 # ---- one run -----------------------------------------------------------------------------------
+OK_STATUSES = ("done", "skipped")  # a run that has its metrics (made now, or found finished)
+
+
 @dataclass
 class RunOutcome:
     task: str
@@ -136,7 +139,12 @@ class RunOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("done", "skipped")
+        return self.status in OK_STATUSES
+
+
+def finished_runs(info: dict[str, Any]) -> int:
+    """How many runs of a ``study_info.json`` have their metrics."""
+    return sum(r.get("status") in OK_STATUSES for r in info.get("runs", []))
 
 
 def settings_diff(run_dir: Path, cfg: Config) -> list[str]:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from aelib.results import compare_studies, to_markdown
+from aelib.study import finished_runs
 
 
 def rerun_cost(study: Path) -> str:
@@ -24,7 +25,7 @@ def rerun_cost(study: Path) -> str:
     info = json.loads(path.read_text())
     if not info.get("wall_seconds"):
         return ""
-    n = sum(r.get("status") in ("done", "skipped") for r in info.get("runs", []))
+    n = finished_runs(info)
     inv = len(info.get("invocations") or []) or 1
     mem = f", peak memory {info['peak_rss_mb'] / 1024:.1f} GB" if info.get("peak_rss_mb") else ""
     return (f" ({n} runs, {info['wall_seconds'] / 60:.1f} min wall in {inv} invocation{'s' if inv > 1 else ''} "

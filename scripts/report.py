@@ -161,8 +161,10 @@ def invocations(info: dict) -> list[str]:
 
 
 def section(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.json")) -> str:
+    from aelib.study import finished_runs
+
     info = json.loads((study / "study_info.json").read_text()) if (study / "study_info.json").exists() else {}
-    n_runs = sum(r.get("status") in ("done", "skipped") for r in info.get("runs", []))
+    n_runs = finished_runs(info)
     wall = info.get("wall_seconds")
     res = study / "results"
     parts = [
