@@ -129,8 +129,12 @@ class MixtureDataset(Dataset):
         n = self.n_samples if self.task.fixed_length else min(len(wave), self.n_samples)
         return fit_length(wave, n)
 
-    def record(self, i: int) -> MixRecord | None:
-        """The mixture record of item ``i`` under the current epoch / SNR (None when clean)."""
+    def record(self, i: int, n_samples: int | None = None) -> MixRecord | None:
+        """The mixture record of item ``i`` under the current epoch / SNR (None when clean).
+
+        ``n_samples`` is the length of ``self.clean(i)`` when the caller already has it (speed
+        perturbation makes computing it again cost a resampling).
+        """
         if self.noise is None:
             return None
         if self.snr is None:
@@ -139,13 +143,13 @@ class MixtureDataset(Dataset):
         else:
             rng = _rng(self.seed, self.split_key, int(round(self.snr * 100)) + 100_000, i)
             snr = self.snr
-        n = len(self.clean(i))
+        n = len(self.clean(i)) if n_samples is None else n_samples
         return draw_mixture(rng, self.rows[i]["path"], n, self.noise.paths, self.noise.lengths, snr,
                             rir_prob=self.rir_prob)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         clean = self.clean(i)
-        rec = self.record(i)
+        rec = self.record(i, len(clean))
         if rec is None:
             noisy, target_wave = clean, clean
         else:
