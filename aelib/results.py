@@ -463,7 +463,9 @@ def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synth
 
     Columns: the reference's mean and 95 % CI over seeds, the rerun's mean, the largest per-seed
     difference, and ``within_ci`` (the rerun's mean lies inside the reference's interval: "the same
-    tables within the reported noise"). Only (task, paradigm, seed) runs finished in both count.
+    tables within the reported noise"). The reference's mean and interval are over all its seeds (a rerun
+    of some seeds is checked against the full study); the rerun's mean and the per-seed difference are
+    over the (task, paradigm, seed) runs finished in both.
     """
     def grid_means(study: str | Path) -> pd.DataFrame:
         df = collect(study)
@@ -473,10 +475,11 @@ def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synth
         sub = sub.assign(value=_primary(sub, None))
         return sub.groupby(["task", "paradigm", "seed"], as_index=False)["value"].mean()
 
-    both = grid_means(reference).merge(grid_means(rerun), on=["task", "paradigm", "seed"], suffixes=("_ref", "_rerun"))
+    ref, new_runs = grid_means(reference), grid_means(rerun)
+    both = ref.merge(new_runs, on=["task", "paradigm", "seed"], suffixes=("_ref", "_rerun"))
     rows = []
     for (task, paradigm), g in both.groupby(["task", "paradigm"]):
-        m, hw, n = _ci(g["value_ref"])
+        m, hw, n = _ci(ref[(ref["task"] == task) & (ref["paradigm"] == paradigm)]["value"])
         new = float(g["value_rerun"].mean())
         rows.append({"task": task, "paradigm": paradigm, "seeds": n, "reference": m, "ci95": hw, "rerun": new,
                      "max_seed_diff": float((g["value_rerun"] - g["value_ref"]).abs().max()),

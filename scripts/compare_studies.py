@@ -1,10 +1,14 @@
 """Does a rerun reproduce a study? Compares two study folders run by run (see aelib.results.compare_studies).
 
     python scripts/compare_studies.py runs/default runs/rerun [--out runs/rerun/reproduction.md] [--label TEXT]
+        [--timing] [--timing-reference runs/default/reproduction_study_info.json]
 
 Prints a Markdown table per task and paradigm (the primary metric over the noisy test grid: the
 reference's mean and 95 % CI over seeds, the rerun's mean, the largest per-seed difference) and exits
-1 when a rerun mean falls outside the reference's interval.
+1 when a rerun mean falls outside the reference's interval. ``--timing`` adds the runs' notebook wall
+times per paradigm (the seeds both studies finished), to check a speed-up on the same work; by default
+from the reference's ``study_info.json``, or from the one ``--timing-reference`` names (e.g. an
+uninterrupted rerun's, when the reference itself was made in several invocations under other load).
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+import pandas as pd
 
 from aelib.results import compare_studies, to_markdown
 from aelib.study import finished_runs
@@ -32,12 +38,36 @@ def rerun_cost(study: Path) -> str:
             f"with {info.get('workers')} workers{mem})")
 
 
+def run_seconds(info_path: Path) -> pd.DataFrame:
+    """(task, paradigm, seed, seconds) of every finished run in a study_info.json."""
+    info = json.loads(info_path.read_text())
+    rows = [{k: r[k] for k in ("task", "paradigm", "seed", "seconds")} for r in info.get("runs", [])
+            if r.get("status") == "done"]
+    return pd.DataFrame(rows, columns=["task", "paradigm", "seed", "seconds"])
+
+
+def timing_table(reference_info: Path, rerun_info: Path) -> pd.DataFrame:
+    """Summed notebook wall seconds per paradigm over the (task, paradigm, seed) runs both made, and a total."""
+    both = run_seconds(reference_info).merge(run_seconds(rerun_info), on=["task", "paradigm", "seed"],
+                                             suffixes=("_reference", "_rerun"))
+    out = both.groupby("paradigm", as_index=False)[["seconds_reference", "seconds_rerun"]].sum()
+    out = pd.concat([out, pd.DataFrame([{"paradigm": "total", "seconds_reference": both["seconds_reference"].sum(),
+                                         "seconds_rerun": both["seconds_rerun"].sum()}])], ignore_index=True)
+    out["change"] = (out["seconds_rerun"] / out["seconds_reference"] - 1).map(lambda v: f"{v:+.1%}")
+    out[["seconds_reference", "seconds_rerun"]] = out[["seconds_reference", "seconds_rerun"]].round().astype(int)
+    out.insert(1, "runs", [int((both["paradigm"] == p).sum()) if p != "total" else len(both) for p in out["paradigm"]])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("reference", help="the committed study, e.g. runs/default")
     p.add_argument("rerun", help="the study to check, e.g. runs/rerun")
     p.add_argument("--out", default="", help="also write the table here (Markdown)")
     p.add_argument("--label", default="", help="how to name the rerun in the text (default: its path)")
+    p.add_argument("--timing", action="store_true", help="also compare the runs' wall times per paradigm")
+    p.add_argument("--timing-reference", default="", help="study_info.json with the reference times "
+                   "(default: the reference study's)")
     a = p.parse_args(argv)
     for d in (a.reference, a.rerun):
         if not Path(d).is_dir():
@@ -52,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
             f"the noisy test grid; {int(table['within_ci'].sum())} of {len(table)} rerun means inside the reference's "
             f"95 % CI; largest per-seed difference {table['max_seed_diff'].max():.4f}):\n\n"
             f"{to_markdown(table, digits=4, index=False)}\n")
+    if a.timing:
+        ref_info = Path(a.timing_reference or Path(a.reference) / "study_info.json")
+        times = timing_table(ref_info, Path(a.rerun) / "study_info.json")
+        text += (f"\nNotebook wall seconds of the same runs, summed per paradigm (reference times from "
+                 f"`{ref_info}`):\n\n{to_markdown(times, digits=1, index=False)}\n")
     print(text)
     if a.out:
         Path(a.out).write_text(text)

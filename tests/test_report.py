@@ -102,3 +102,19 @@ def test_readme_results_section_matches_the_committed_runs(monkeypatch):
     monkeypatch.chdir(REPO)
     monkeypatch.setattr("sys.argv", ["report", "--check"])
     assert rep.main() == 0, "README.md is stale: run `python scripts/report.py` (make report) and commit"
+
+
+def test_compare_studies_timing_table(tmp_path):
+    """--timing: notebook seconds of the runs both studies made, per paradigm, with a total."""
+    spec = importlib.util.spec_from_file_location("compare_studies", REPO / "scripts" / "compare_studies.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    run = lambda p, seed, s: {"task": "kws", "paradigm": p, "seed": seed, "status": "done", "seconds": s}  # noqa: E731
+    ref, new = tmp_path / "ref.json", tmp_path / "new.json"
+    ref.write_text(json.dumps({"runs": [run("clean", 0, 100), run("clean", 1, 120), run("joint", 0, 400)]}))
+    new.write_text(json.dumps({"runs": [run("clean", 0, 90), run("joint", 0, 300),
+                                        {**run("noisy", 0, 50), "status": "failed"}]}))
+    t = mod.timing_table(ref, new).set_index("paradigm")
+    assert t.loc["clean", "seconds_reference"] == 100 and t.loc["clean", "runs"] == 1  # seed 1 only in the reference
+    assert t.loc["joint", "change"] == "-25.0%" and "noisy" not in t.index
+    assert t.loc["total", "seconds_reference"] == 500 and t.loc["total", "seconds_rerun"] == 390

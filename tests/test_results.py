@@ -211,6 +211,16 @@ def test_compare_studies_flags_a_rerun_outside_the_interval(study, tmp_path):
     assert not t.loc["iterative", "within_ci"] and t.loc["iterative", "max_seed_diff"] == pytest.approx(0.2)
 
 
+def test_compare_studies_checks_a_one_seed_rerun_against_the_full_reference(study, tmp_path):
+    write_run(tmp_path / "rerun", "kws", "cascade", 1)
+    t = results.compare_studies(study, tmp_path / "rerun")
+    full = results.compare_studies(study, study).set_index("paradigm").loc["cascade"]
+    row = t.set_index("paradigm").loc["cascade"]
+    assert row["seeds"] == 3 and row["ci95"] == pytest.approx(full["ci95"]) and row["reference"] == pytest.approx(
+        full["reference"])  # the interval of all reference seeds, not of the one shared seed
+    assert row["within_ci"] and row["max_seed_diff"] < 1e-12
+
+
 def test_compare_studies_keeps_a_task_with_only_real_audio(tmp_path):
     for study in ("ref", "rerun"):
         for seed in (0, 1, 2):
