@@ -78,6 +78,8 @@ class Config:
     importance_temperature: float = 1.0  # softmax temperature, in units of the batch-mean loss
     budget_matched: bool = False  # cascade: give it iterative's AE and CA epochs (the equal-budget ablation)
     gate_nonstationary: bool = False  # noisereduce: stationary gating won on validation SI-SDR (scripts/choose_gate.py)
+    length_buckets: int = 0  # variable-length tasks (asr): batch training clips of similar duration, sorted within
+    #                          chunks of this many batches (less padding); 0 = plain random batches
     max_train_clips: int = 0  # 0 = all; caps make smoke runs take seconds
     max_eval_clips: int = 0  # per (SNR, noise split, speech kind) cell; 0 = all
     ae_metric_clips: int = 0  # STOI/PESQ on the first N utterances of each cell (the same in every run); 0 = all

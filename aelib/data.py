@@ -244,13 +244,19 @@ class DataBundle:
     def loader(self, ds: MixtureDataset, shuffle: bool, epoch: int = 0) -> DataLoader:
         """Batches of ``cfg.batch_size`` (the global batch); under torchrun, training batches are sharded.
 
+        With ``cfg.length_buckets`` a variable-length task's training batches hold clips of similar
+        duration (:class:`aelib.distributed.GlobalBatchSampler`); evaluation order never changes.
+
         Validation and test loaders are not sharded: every rank sees everything (see aelib.distributed).
         """
         from .distributed import GlobalBatchSampler, rank, world_size
 
         world = world_size() if shuffle else 1
+        bucket = shuffle and self.cfg.length_buckets > 0 and not self.task.fixed_length
         sampler = GlobalBatchSampler(len(ds), self.cfg.batch_size, self.cfg.seed * 1000 + epoch, shuffle,
-                                     world, rank() if world > 1 else 0)
+                                     world, rank() if world > 1 else 0,
+                                     lengths=[float(r["duration"]) for r in ds.rows] if bucket else None,
+                                     buckets=self.cfg.length_buckets)
         return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.num_workers)
 
 

@@ -20,7 +20,7 @@ each one reads ``RANK``/``WORLD_SIZE`` from the environment and :func:`init` joi
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 import torch.distributed as dist
@@ -103,19 +103,34 @@ class GlobalBatchSampler(Sampler[list[int]]):
         n: dataset size.
         batch_size: the *global* batch size (Config.batch_size); must be divisible by ``world``.
         generator_seed: seed of the permutation, the same one the single-process loader uses.
+        lengths, buckets: with both (and ``shuffle``), the permutation is cut into chunks of ``buckets``
+            batches, each chunk is sorted by length before it is batched, and the batch order is shuffled:
+            batches of similar lengths, so variable-length clips carry less padding ("sortish" batching).
     """
 
-    def __init__(self, n: int, batch_size: int, generator_seed: int, shuffle: bool, world: int, rank_: int) -> None:
+    def __init__(self, n: int, batch_size: int, generator_seed: int, shuffle: bool, world: int, rank_: int,
+                 lengths: Sequence[float] | None = None, buckets: int = 0) -> None:
         if batch_size % world:
             raise ValueError(f"batch_size {batch_size} must be divisible by the number of processes {world}")
+        if lengths is not None and len(lengths) != n:
+            raise ValueError(f"{len(lengths)} lengths for {n} items")
         self.n, self.bs, self.seed, self.shuffle, self.world, self.rank = n, batch_size, generator_seed, shuffle, world, rank_
+        self.lengths, self.buckets = lengths, buckets
 
     def _global_batches(self) -> list[list[int]]:
-        if self.shuffle:
-            order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed)).tolist()
-        else:
+        if not self.shuffle:
             order = list(range(self.n))
-        return [order[i : i + self.bs] for i in range(0, self.n, self.bs)]
+            return [order[i : i + self.bs] for i in range(0, self.n, self.bs)]
+        g = torch.Generator().manual_seed(self.seed)
+        order = torch.randperm(self.n, generator=g).tolist()
+        if self.lengths is None or self.buckets <= 0:
+            return [order[i : i + self.bs] for i in range(0, self.n, self.bs)]
+        chunk = self.bs * self.buckets
+        batches = []
+        for c in range(0, self.n, chunk):
+            part = sorted(order[c : c + chunk], key=lambda i: self.lengths[i])
+            batches += [part[i : i + self.bs] for i in range(0, len(part), self.bs)]
+        return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
 
     def __iter__(self) -> Iterator[list[int]]:
         for gb in self._global_batches():

@@ -72,3 +72,17 @@ def test_two_processes_match_one(paradigm, tmp_path, monkeypatch):
     err = float((va - vb).norm() / va.norm())
     assert err < 1e-3, err  # measured: noisy 6e-5, iterative 1.5e-4
     assert (tmp_path / "ddp" / rel).parent.parent.joinpath("metrics.json").exists()
+
+
+def test_length_bucketed_batches_cover_everything_once_with_less_padding():
+    import random
+
+    rng = random.Random(0)
+    lengths = [rng.uniform(0.9, 4.8) for _ in range(203)]
+    plain = list(GlobalBatchSampler(203, 8, 5, True, 1, 0))
+    sortish = list(GlobalBatchSampler(203, 8, 5, True, 1, 0, lengths=lengths, buckets=10))
+    assert sorted(i for b in sortish for i in b) == list(range(203)) and len(sortish) == len(plain) == 26
+    assert sortish == list(GlobalBatchSampler(203, 8, 5, True, 1, 0, lengths=lengths, buckets=10))  # seeded
+    padded = lambda batches: sum(max(lengths[i] for i in b) * len(b) for b in batches)  # noqa: E731
+    assert padded(sortish) < 0.85 * padded(plain)
+    assert list(GlobalBatchSampler(203, 8, 5, False, 1, 0, lengths=lengths, buckets=10))[0] == list(range(8))
