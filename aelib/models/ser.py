@@ -49,6 +49,9 @@ class SERNet(nn.Module):
         self.n_pools = 4
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(8 * w, n_classes)  # mean and max of 4w channels
+        # NHWC conv weights: oneDNN then runs the few-channel 2-D convs ~1.7x faster on one CPU thread
+        # (a training step at width 16, batch 32, measured), same function to float rounding
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         check_wave(wave)
