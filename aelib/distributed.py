@@ -96,6 +96,11 @@ def sync_buffers(module: torch.nn.Module) -> None:
         dist.broadcast(b, 0)
 
 
+def _split(items: list[int], size: int) -> list[list[int]]:
+    """Consecutive pieces of ``size`` (the last may be shorter)."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 class GlobalBatchSampler(Sampler[list[int]]):
     """Single-process global batches, each split into ``world`` contiguous shares; yields this rank's share.
 
@@ -119,17 +124,13 @@ class GlobalBatchSampler(Sampler[list[int]]):
 
     def _global_batches(self) -> list[list[int]]:
         if not self.shuffle:
-            order = list(range(self.n))
-            return [order[i : i + self.bs] for i in range(0, self.n, self.bs)]
+            return _split(list(range(self.n)), self.bs)
         g = torch.Generator().manual_seed(self.seed)
         order = torch.randperm(self.n, generator=g).tolist()
         if self.lengths is None or self.buckets <= 0:
-            return [order[i : i + self.bs] for i in range(0, self.n, self.bs)]
-        chunk = self.bs * self.buckets
-        batches = []
-        for c in range(0, self.n, chunk):
-            part = sorted(order[c : c + chunk], key=lambda i: self.lengths[i])
-            batches += [part[i : i + self.bs] for i in range(0, len(part), self.bs)]
+            return _split(order, self.bs)
+        batches = [b for chunk in _split(order, self.bs * self.buckets)
+                   for b in _split(sorted(chunk, key=self.lengths.__getitem__), self.bs)]
         return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
 
     def __iter__(self) -> Iterator[list[int]]:

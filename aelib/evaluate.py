@@ -8,7 +8,6 @@ paradigms are computed from (:mod:`aelib.metrics`).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import warnings
@@ -23,7 +22,7 @@ from tqdm.auto import tqdm
 from .config import Config
 from .data import DataBundle
 from .runs import atomic_write_json
-from .train import pick_device, to_device
+from .train import pick_device, settings_hash, to_device
 
 CLEAN = "clean"  # the SNR label of the clean condition
 
@@ -85,7 +84,7 @@ class InputQuality:
     @classmethod
     def for_run(cls, cfg: Config) -> InputQuality:
         d = cfg.to_dict()
-        key = hashlib.sha1(json.dumps({k: d[k] for k in INPUT_QUALITY_KEYS}, sort_keys=True).encode()).hexdigest()[:10]
+        key = settings_hash({k: d[k] for k in INPUT_QUALITY_KEYS})
         return cls(Path(cfg.run_root) / "_shared" / cfg.task / f"seed{cfg.seed}" / f"input_quality-{key}.json")
 
     def _read(self) -> dict[str, dict[str, float]]:

@@ -73,7 +73,12 @@ def shared_key(cfg: Config, phase: Phase) -> str:
                  if k not in SHARED_KEYS and k not in NOT_SHARED_KEYS and v != defaults[k]})
     keys["epochs"] = phase.epochs
     keys["phase"] = phase.name
-    return hashlib.sha1(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:10]
+    return settings_hash(keys)
+
+
+def settings_hash(settings: dict[str, Any]) -> str:
+    """Short stable hash of JSON-able settings: the key of a file cached under ``_shared/``."""
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
