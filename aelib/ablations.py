@@ -99,8 +99,11 @@ def combined(run_root: str | Path = "runs", base: str = "default", names: Sequen
 
 def band_table(cells: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame:
     """Primary metric per task, arm and SNR band (and seen/unseen noise), mean over seeds."""
+    from .results import of_task_kind
+
     rows = []
-    noisy = cells[(cells["kind"] == kind) & (cells["noise_split"] != "clean")]
+    noisy = of_task_kind(cells, kind)
+    noisy = noisy[noisy["noise_split"] != "clean"]
     for task in [t for t in TASKS if t in set(noisy["task"])]:
         sub = noisy[noisy["task"] == task]
         metric = sub["primary_metric"].iloc[0]

@@ -229,7 +229,8 @@ def _primary(df: pd.DataFrame, metric: str | None) -> pd.Series:
 
 def seen_vs_unseen(df: pd.DataFrame, metric: str | None = None, kind: str = "synthetic") -> pd.DataFrame:
     """Per task and paradigm: primary metric over the noisy grid for seen and unseen noise types, and the gap."""
-    sub = df[(df["kind"] == kind) & df["noise_split"].isin(NOISY)]
+    sub = of_task_kind(df, kind)
+    sub = sub[sub["noise_split"].isin(NOISY)]
     if sub.empty:
         return pd.DataFrame()
     sub = sub.assign(value=_primary(sub, metric))
@@ -262,7 +263,8 @@ def synthetic_vs_real(df: pd.DataFrame, metric: str | None = None) -> pd.DataFra
 
 def ae_quality_table(df: pd.DataFrame, kind: str = "synthetic", by_snr: bool = False) -> pd.DataFrame:
     """SI-SDR / STOI / PESQ of the enhanced and the unprocessed input, and the improvement, per AE run type."""
-    sub = df[(df["kind"] == kind) & df["noise_split"].isin(NOISY) & df["paradigm"].isin(AE_PARADIGMS)]
+    sub = of_task_kind(df, kind)
+    sub = sub[sub["noise_split"].isin(NOISY) & sub["paradigm"].isin(AE_PARADIGMS)]
     cols = [c for m in AE_METRICS for c in (m, f"input_{m}", f"{m}_delta") if c in sub and sub[c].notna().any()]
     if sub.empty or not cols:
         return pd.DataFrame()
@@ -280,6 +282,13 @@ def task_kinds(df: pd.DataFrame, kind: str = "synthetic") -> pd.Series:
     return df.groupby("task")["kind"].agg(lambda k: kind if kind in set(k) else sorted(set(k))[0])
 
 
+def of_task_kind(df: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame:
+    """The rows of each task's table kind (:func:`task_kinds`): ``kind`` rows, and asc's real ones."""
+    if df.empty:
+        return df
+    return df[df["kind"] == df["task"].map(task_kinds(df, kind))]
+
+
 def paired_vs_iterative(df: pd.DataFrame, utt: pd.DataFrame | None = None, reference: str = "iterative",
                         kind: str = "synthetic") -> pd.DataFrame:
     """Paired tests of ``reference`` against every other paradigm, per task, on the noisy grid.
@@ -291,7 +300,7 @@ def paired_vs_iterative(df: pd.DataFrame, utt: pd.DataFrame | None = None, refer
     """
     rows = []
     only = task_kinds(df, kind)
-    df = df[df["kind"] == df["task"].map(only)]
+    df = of_task_kind(df, kind)
     noisy = df[df["noise_split"].isin(NOISY)]
     for task in [t for t in TASKS if t in set(noisy["task"])]:
         metric, hib = _task_meta(df, task, None)
@@ -396,7 +405,9 @@ def cross_task_matrix(study_dir: str | Path, snrs: Sequence[float] = (0.0,), max
         sources = ([("none", None)] if include_no_ae else []) + [(a, pa.ae) for a, pa in pipes.items()]
         for a, ae in sources:
             _, cells = evaluate(cfg, data, ae, pb.ca, progress=False)
-            cells = [c for c in cells if c["kind"] == kind and c["noise_split"] in NOISY]
+            kinds = sorted({c["kind"] for c in cells})  # asc has only real scene recordings
+            own = kind if kind in kinds or not kinds else kinds[0]
+            cells = [c for c in cells if c["kind"] == own and c["noise_split"] in NOISY]
             metric = pb.task_spec.primary_metric
             deltas = [c["sisdr_delta"] for c in cells if "sisdr_delta" in c]
             rows.append({"ae_task": a, "ca_task": b, "metric": metric,
@@ -471,7 +482,8 @@ def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synth
         df = collect(study)
         if df.empty:
             return pd.DataFrame(columns=["task", "paradigm", "seed", "value"])
-        sub = df[(df["kind"] == df["task"].map(task_kinds(df, kind))) & df["noise_split"].isin(NOISY)]
+        sub = of_task_kind(df, kind)
+        sub = sub[sub["noise_split"].isin(NOISY)]
         sub = sub.assign(value=_primary(sub, None))
         return sub.groupby(["task", "paradigm", "seed"], as_index=False)["value"].mean()
 

@@ -233,3 +233,21 @@ def test_compare_studies_keeps_a_task_with_only_real_audio(tmp_path):
 def test_paradigm_order_is_stable_for_ablation_arms():
     """Arms outside PARADIGMS sort by name, so regenerated tables (and the README) do not reshuffle."""
     assert results._order({"zeta arm", "iterative", "alpha arm", "clean"}) == ["clean", "iterative", "alpha arm", "zeta arm"]
+
+
+def test_tables_keep_a_task_with_only_real_recordings(study):
+    """asc's scenes are real recordings only: its rows must not drop out of the tables filtered to synthetic."""
+    from aelib.ablations import band_table
+
+    df = results.collect(study)
+    kws = df[df["task"] == "kws"]
+    asc = kws[kws["kind"] == "synthetic"].assign(task="asc", kind="real")
+    both = pd.concat([df, asc], ignore_index=True)
+    su = results.seen_vs_unseen(both).set_index(["task", "paradigm"])
+    assert su.loc[("asc", "joint"), "gap"] == pytest.approx(su.loc[("kws", "joint"), "gap"])
+    ae = results.ae_quality_table(both).set_index(["task", "paradigm"])
+    assert ae.loc[("asc", "iterative"), "sisdr_delta"] == pytest.approx(ae.loc[("kws", "iterative"), "sisdr_delta"])
+    bands = band_table(both).set_index(["task", "arm"])
+    assert bands.loc[("asc", "joint"), "all noisy"] == pytest.approx(bands.loc[("kws", "joint"), "all noisy"])
+    # kws keeps its synthetic rows only: its real test speech does not leak into the synthetic tables
+    assert len(results.of_task_kind(both)) == len(both) - (kws["kind"] == "real").sum()
