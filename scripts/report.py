@@ -123,8 +123,8 @@ def performance(study: Path, bench_path: Path) -> list[str]:
         w = info.get("workers") or 2
         per_seed = rt.groupby("seed")["notebook_seconds"].sum() / w / 60
         share = rt.groupby("task")["notebook_seconds"].sum() / rt["notebook_seconds"].sum()
-        out += ["", "Cost per seed, as the sum of its runs' notebook wall times over the workers (a study's own cost; "
-                "seeds 1 and 2 ran while other jobs shared the machine, seed 0 did not): "
+        out += ["", "Cost per seed, as the sum of its runs' notebook wall times over the workers (a study's own cost, "
+                "without the time a worker waits for the last runs): "
                 + ", ".join(f"seed {k} {v:.1f} min" for k, v in per_seed.items())
                 + "; share of the total by task: " + ", ".join(f"{k} {v:.0%}" for k, v in share.items()) + "."]
     rows = []
@@ -155,7 +155,7 @@ def invocations(info: dict) -> list[str]:
     inv = info.get("invocations") or []
     if len(inv) < 2:
         return []
-    return ["", f"The study was made in {len(inv)} invocations (the wall time above is their sum):", ""] + [
+    return [f"The study was made in {len(inv)} invocations (the wall time above is their sum):", ""] + [
         f"{i}. `{v.get('command') or '?'}`: {float(v.get('wall_seconds') or 0) / 60:.1f} min, {v.get('status')}"
         + (f"; {v['note']}" if v.get("note") else "") for i, v in enumerate(inv, 1)] + [""]
 
@@ -177,6 +177,7 @@ def section(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.jso
         f"(status: {info.get('status', 'n/a')})." if wall else "The reference study has not been run.",
         *([f"Not run: {', '.join(info['missing'])} (see `study_info.json`, which records "
            f"{len(info.get('invocations', [])) or 1} invocations)."] if info.get("missing") else []),
+        "",
         *invocations(info),
         "All speech in training is synthetic (TTS); `real` rows are recorded speech (test only). Scores are on "
         "synthetic test voices unless a table says `real`; mean ± 95 % CI over seeds.",
