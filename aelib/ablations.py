@@ -182,12 +182,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tables-only", action="store_true", help="only (re)write the tables from finished runs")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
-    ok = True
+    ok, executed = True, True
     if not a.tables_only:
         reports = run_ablations(a.preset, a.tasks, a.seeds, a.ablations, a.workers, a.run_root, a.data_dir,
                                 progress=not a.quiet, threads=a.threads,
                                 command=command_line("python -m aelib.ablations", argv))
         ok = all(r.ok for r in reports)
+        executed = any(r.status != "skipped" for rep in reports for r in rep.runs)
+    tables = Path(a.run_root) / "ablations"
+    if not executed and (tables / "paired.csv").exists():
+        # a clone holds the committed tables but not the per-utterance predictions behind their
+        # utterance-level tests: rewriting them from the clone's runs would drop those rows
+        print(f"no run executed: tables in {tables} kept (--tables-only rewrites them)")
+        return 0 if ok else 1
     for name, path in write_ablation_tables(a.run_root).items():
         print(f"{name}: {path}")
     return 0 if ok else 1

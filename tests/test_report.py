@@ -60,6 +60,28 @@ def test_ablation_tables_pair_iterative_with_each_arm(root):
     assert val.loc[arm, "seeds"] == 3
 
 
+def test_ablations_cli_keeps_committed_tables_when_nothing_ran(root, monkeypatch, capsys):
+    """In a clone every ablation run is finished (skipped) and the per-utterance predictions behind
+    the committed tables are absent, so `make ablations` must not rewrite the tables; a run that
+    executes, or --tables-only, does rewrite them."""
+    from aelib.study import RunOutcome, StudyReport
+
+    ablations.write_ablation_tables(root)
+    paired = root / "ablations" / "paired.csv"
+    paired.write_text("committed\n")
+    status = {"value": "skipped"}
+    monkeypatch.setattr(ablations, "run_ablations", lambda *a, **k: [StudyReport(
+        "s", runs=[RunOutcome("kws", "iterative", 0, "d", status["value"])], results_status="not run")])
+    assert ablations.main(["--run-root", str(root), "--quiet"]) == 0
+    assert paired.read_text() == "committed\n" and "kept" in capsys.readouterr().out
+    status["value"] = "done"
+    assert ablations.main(["--run-root", str(root), "--quiet"]) == 0
+    assert paired.read_text() != "committed\n"
+    paired.write_text("committed\n")
+    assert ablations.main(["--run-root", str(root), "--tables-only"]) == 0
+    assert paired.read_text() != "committed\n"
+
+
 def test_report_section_is_generated_and_check_detects_staleness(root, tmp_path, monkeypatch):
     ablations.write_ablation_tables(root)
     rep = _report_module()
