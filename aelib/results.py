@@ -276,10 +276,16 @@ def ae_quality_table(df: pd.DataFrame, kind: str = "synthetic", by_snr: bool = F
     return out
 
 
-def task_kinds(df: pd.DataFrame, kind: str = "synthetic") -> pd.Series:
-    """task -> the speech kind its tables use: ``kind`` where the task has such rows, else its own
+def own_kind(kinds: Iterable[str], kind: str = "synthetic") -> str:
+    """The kind a task's tables use, of the kinds its cells have: ``kind`` where present, else its own
     (asc has only real scene recordings, which would otherwise drop out of every synthetic table)."""
-    return df.groupby("task")["kind"].agg(lambda k: kind if kind in set(k) else sorted(set(k))[0])
+    kinds = set(kinds)
+    return kind if kind in kinds or not kinds else sorted(kinds)[0]
+
+
+def task_kinds(df: pd.DataFrame, kind: str = "synthetic") -> pd.Series:
+    """task -> the speech kind its tables use (:func:`own_kind`)."""
+    return df.groupby("task")["kind"].agg(lambda k: own_kind(k, kind))
 
 
 def of_task_kind(df: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame:
@@ -300,7 +306,7 @@ def paired_vs_iterative(df: pd.DataFrame, utt: pd.DataFrame | None = None, refer
     """
     rows = []
     only = task_kinds(df, kind)
-    df = of_task_kind(df, kind)
+    df = df[df["kind"] == df["task"].map(only)]
     noisy = df[df["noise_split"].isin(NOISY)]
     for task in [t for t in TASKS if t in set(noisy["task"])]:
         metric, hib = _task_meta(df, task, None)
@@ -405,8 +411,7 @@ def cross_task_matrix(study_dir: str | Path, snrs: Sequence[float] = (0.0,), max
         sources = ([("none", None)] if include_no_ae else []) + [(a, pa.ae) for a, pa in pipes.items()]
         for a, ae in sources:
             _, cells = evaluate(cfg, data, ae, pb.ca, progress=False)
-            kinds = sorted({c["kind"] for c in cells})  # asc has only real scene recordings
-            own = kind if kind in kinds or not kinds else kinds[0]
+            own = own_kind((c["kind"] for c in cells), kind)
             cells = [c for c in cells if c["kind"] == own and c["noise_split"] in NOISY]
             metric = pb.task_spec.primary_metric
             deltas = [c["sisdr_delta"] for c in cells if "sisdr_delta" in c]
