@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,7 +36,9 @@ from .manifest import (NOISE_COLUMNS, NOISE_SPLITS, SPLITS, TASK_COLUMNS, check_
                        write_manifest)
 from .ser_proxy import build_ser, trivial_cue_check
 
-BUILDER_VERSION = 1  # bump when a change alters the output bytes: old roots are then rebuilt
+# bump when a change alters the output bytes: a root built by an older version (same size and seed) is
+# rebuilt. 2: the ser proxy's classes further apart and more espeak voices in ser (other stages unchanged)
+BUILDER_VERSION = 2
 STAGES = ("noise", "asc", "kws", "asr", "ser", "noise_asc")  # also the output subfolder of each stage
 MANIFESTS = ("kws", "asr", "ser", "asc", "noise", "noise_asc")  # <name>.csv in the root
 MARKER = ".embedded-build"  # present while a build is unfinished: the root is ours to clean and resume
@@ -195,7 +198,8 @@ def build_corpus(
         workers: parallel engine calls; default min(2, cpu count).
 
     Raises:
-        BuildError: ``out_dir`` holds a finished build with another size/seed/version (use force).
+        BuildError: ``out_dir`` holds a finished build with another size or seed (use force); one made by an
+            older builder version with the same size and seed is rebuilt, with a warning.
         aelib.corpora.sources.SourceError: a tool or Debian package is missing (the message has the fix).
     """
     if size not in SIZES:
@@ -204,6 +208,11 @@ def build_corpus(
     if not force and is_built(root, size, seed):
         return root
     info = read_build_info(root)
+    if info and not force and (info.get("size"), info.get("seed")) == (size, seed) \
+            and info.get("version", 0) < BUILDER_VERSION:
+        warnings.warn(f"{root} holds the embedded corpus of builder version {info.get('version')}; "
+                      f"rebuilding it with version {BUILDER_VERSION}")
+        force = True
     if info and not force:
         raise BuildError(
             f"{root} holds an embedded corpus built with size={info.get('size')}, seed={info.get('seed')}, "

@@ -94,12 +94,13 @@ def all_voices() -> dict[str, list[str]]:
     return out
 
 
-def pick_voice(split: str, gen: np.random.Generator, prosody_only: bool = False) -> Voice:
-    """A voice of ``split``: espeak with probability ESPEAK_SHARE, else a CMU/festvox voice."""
+def pick_voice(split: str, gen: np.random.Generator, prosody_only: bool = False,
+               espeak_share: float = ESPEAK_SHARE) -> Voice:
+    """A voice of ``split``: espeak with probability ``espeak_share``, else a CMU/festvox voice."""
     esp, other = voices(split)
     if prosody_only:
         other = [v for v in other if v.prosody_control]
-    if not other or gen.random() < ESPEAK_SHARE:
+    if not other or gen.random() < espeak_share:
         return esp[int(gen.integers(len(esp)))]
     bases = sorted({v.base for v in other})  # each speaker equally often, whatever its engine count
     base = bases[int(gen.integers(len(bases)))]

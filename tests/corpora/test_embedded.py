@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -254,6 +255,20 @@ def test_second_build_reuses_and_touches_nothing(second_build, monkeypatch):
 def test_other_seed_on_a_finished_root_is_refused(second_build):
     with pytest.raises(embedded.BuildError, match="--force"):
         embedded.build_corpus(second_build, size="smoke", seed=1, progress=False)
+
+
+def test_older_builder_version_is_rebuilt(tmp_path, monkeypatch):
+    """A root from an older builder version (same size and seed) is ours and stale: rebuilt, not refused."""
+    root = tmp_path / "old"
+    root.mkdir()
+    (root / "build_info.json").write_text(json.dumps(dict(corpus="embedded", size="smoke", seed=0,
+                                                          version=embedded.BUILDER_VERSION - 1)))
+    calls = []
+    monkeypatch.setattr(embedded, "_clean", lambda r: calls.append(("clean", r)))
+    monkeypatch.setattr(embedded._Builder, "run", lambda self: (_ for _ in ()).throw(RuntimeError("stop here")))
+    with pytest.warns(UserWarning, match="rebuilding"), pytest.raises(RuntimeError, match="stop here"):
+        embedded.build_corpus(root, size="smoke", seed=0, progress=False)
+    assert calls == [("clean", root.resolve())]
 
 
 def test_foreign_non_empty_folder_is_refused(tmp_path):
