@@ -473,9 +473,11 @@ def run_times(study_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["task", "paradigm", "seed", "train_seconds", "notebook_seconds"])
 
 
-def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synthetic") -> pd.DataFrame:
+def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synthetic",
+                    tasks: Sequence[str] | None = None) -> pd.DataFrame:
     """Does a rerun reproduce a study? Per task and paradigm, the primary metric over the noisy grid
-    (on ``kind`` speech, or the task's own kind: :func:`task_kinds`).
+    (on ``kind`` speech, or the task's own kind: :func:`task_kinds`); only ``tasks`` when given (a
+    rerun that changed a task's data or settings on purpose reproduces only the others).
 
     Columns: the reference's mean and 95 % CI over seeds, the rerun's mean, the largest per-seed
     difference, and ``within_ci`` (the rerun's mean lies inside the reference's interval: "the same
@@ -493,6 +495,8 @@ def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synth
         return sub.groupby(["task", "paradigm", "seed"], as_index=False)["value"].mean()
 
     ref, new_runs = grid_means(reference), grid_means(rerun)
+    if tasks is not None:
+        ref, new_runs = ref[ref["task"].isin(tasks)], new_runs[new_runs["task"].isin(tasks)]
     both = ref.merge(new_runs, on=["task", "paradigm", "seed"], suffixes=("_ref", "_rerun"))
     rows = []
     for (task, paradigm), g in both.groupby(["task", "paradigm"]):

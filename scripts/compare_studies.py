@@ -1,7 +1,7 @@
 """Does a rerun reproduce a study? Compares two study folders run by run (see aelib.results.compare_studies).
 
     python scripts/compare_studies.py runs/default runs/rerun [--out runs/rerun/reproduction.md] [--label TEXT]
-        [--timing] [--timing-reference runs/default/reproduction_study_info.json]
+        [--tasks kws asc] [--timing] [--timing-reference runs/default/reproduction_study_info.json]
 
 Prints a Markdown table per task and paradigm (the primary metric over the noisy test grid: the
 reference's mean and 95 % CI over seeds, the rerun's mean, the largest per-seed difference) and exits
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("rerun", help="the study to check, e.g. runs/rerun")
     p.add_argument("--out", default="", help="also write the table here (Markdown)")
     p.add_argument("--label", default="", help="how to name the rerun in the text (default: its path)")
+    p.add_argument("--tasks", nargs="+", default=None, help="compare only these tasks (default: all both share)")
     p.add_argument("--timing", action="store_true", help="also compare the runs' wall times per paradigm")
     p.add_argument("--timing-reference", default="", help="study_info.json with the reference times "
                    "(default: the reference study's)")
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if not Path(d).is_dir():
             print(f"error: no study folder {d}", file=sys.stderr)
             return 2
-    table = compare_studies(a.reference, a.rerun)
+    table = compare_studies(a.reference, a.rerun, tasks=a.tasks)
     if table.empty:
         print("error: the two studies share no finished run", file=sys.stderr)
         return 2

@@ -211,6 +211,12 @@ def test_compare_studies_flags_a_rerun_outside_the_interval(study, tmp_path):
     assert not t.loc["iterative", "within_ci"] and t.loc["iterative", "max_seed_diff"] == pytest.approx(0.2)
 
 
+def test_compare_studies_only_the_tasks_asked_for(study):
+    """A rerun that changed one task on purpose is checked on the others only."""
+    t = results.compare_studies(study, study, tasks=["asr"])
+    assert set(t["task"]) == {"asr"} and len(t) == 2 and t["within_ci"].all()
+
+
 def test_compare_studies_checks_a_one_seed_rerun_against_the_full_reference(study, tmp_path):
     write_run(tmp_path / "rerun", "kws", "cascade", 1)
     t = results.compare_studies(study, tmp_path / "rerun")
