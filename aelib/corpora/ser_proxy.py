@@ -2,7 +2,9 @@
 
 No emotional speech corpus is reachable offline, so four classes (neutral, happy, sad, angry) are
 *acted* by the synthesisers through pitch level, pitch range, speaking rate and vocal effort (spectral
-tilt), each drawn from overlapping per-class ranges. Every class speaks the same text-neutral
+tilt), each drawn from a per-class range (pitch level, rate and effort overlap between some classes;
+the requested pitch ranges only touch, but each engine renders them its own way, on top of each
+voice's own baseline). Every class speaks the same text-neutral
 sentences. To keep trivial cues out, every clip is a fixed-length window (random offset) cut from
 inside the utterance's active span and normalised to the same RMS; :func:`trivial_cue_check` proves
 that RMS, duration and active-speech duration do not give the label away. Always report it as a proxy.
@@ -23,8 +25,8 @@ SER_LABELS = ("neutral", "happy", "sad", "angry")
 SER_RMS_DB = -28.0  # every clip at this RMS (dBFS): loudness carries no label information
 # per-class uniform ranges of the prosody requests (relative to each voice's own baseline). Version 2
 # (BUILDER_VERSION 2) separates the classes further than version 1, whose ranges overlapped: with voices'
-# own baselines added on top, a CNN trained on version 1 stayed near 1.0 nats of training loss and 0.45
-# validation UAR (measured, README); pitch level alone still overlaps, as it would across real speakers.
+# own baselines added on top, a CNN trained on version 1 stayed near 1.0 nats of training loss and 0.38-0.51
+# validation UAR (measured, README)
 SER_CLASSES = {
     "neutral": dict(pitch=(-0.05, 0.08), range=(0.8, 1.15), rate=(0.93, 1.07), tilt=(-0.05, 0.20)),
     "happy": dict(pitch=(0.15, 0.35), range=(1.6, 2.4), rate=(1.05, 1.20), tilt=(0.20, 0.50)),
