@@ -18,8 +18,8 @@ The ablations separate the two ingredients of the paper's paradigm at equal budg
 
     python -m aelib.ablations --preset small --tasks kws asc --seeds 0 1 2 --workers 2
 
-The default tasks are the two whose clean CA is competent on the small preset (README: ser and asr
-are not, so an ablation on them measures nothing).
+The default tasks are the two whose clean CA is competent on the small preset (README: ser's is
+weak, UAR 0.52, and asr's is not competent, so ablations there would measure little).
 
 Tables go to ``runs/ablations/`` (CSV and Markdown): ``paired`` and ``bands`` on the test grid (what
 each ingredient gives), ``validation`` (the best validation score of each arm's last phase: the only
