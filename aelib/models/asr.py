@@ -14,6 +14,11 @@ from .frontends import LogMel
 from .unet import check_wave
 
 
+def time_kernel_for(time_stride: int) -> int:
+    """Time kernel of the first conv: 3, or the odd ``time_stride + 1`` once a kernel of 3 would skip frames."""
+    return 3 if time_stride <= 3 else time_stride + 1 + time_stride % 2
+
+
 class _FeatLayerNorm(nn.Module):
     """LayerNorm over the feature (mel) axis of a [B, C, F, N] map."""
 
@@ -63,8 +68,9 @@ class ASRNet(nn.Module):
         n_res: residual conv blocks.
         n_rnn: BiGRU layers.
         dropout: in every block.
-        time_stride: of the first conv: 2 gives 20 ms output frames (characters need them), 4 gives 40 ms
-            (enough for whole-word units, and half the GRU steps).
+        time_stride: of the first conv: 2 gives 20 ms output frames (characters need them), 4 or 8 give
+            40 or 80 ms (enough for whole-word units, and a half or a quarter of the GRU steps). The conv's
+            time kernel is 3, or ``time_stride + 1`` for strides above 3, so that no input frame is skipped.
         sample_rate: of the input waveform.
 
     Shape:
@@ -83,7 +89,9 @@ class ASRNet(nn.Module):
         self.time_stride = time_stride
         self.frontend = LogMel(sample_rate, n_mels)
         n_feats = (n_mels - 1) // freq_stride + 1
-        self.conv = nn.Conv2d(1, width, 3, stride=(freq_stride, time_stride), padding=1)
+        time_kernel = time_kernel_for(time_stride)
+        self.conv = nn.Conv2d(1, width, (3, time_kernel), stride=(freq_stride, time_stride),
+                              padding=(1, time_kernel // 2))
         self.res = nn.Sequential(*[_ResCNN(width, n_feats) for _ in range(n_res)])
         self.proj = nn.Linear(width * n_feats, rnn_dim)
         self.rnns = nn.ModuleList(_BiGRU(rnn_dim if i == 0 else 2 * rnn_dim, rnn_dim, dropout) for i in range(n_rnn))
@@ -91,7 +99,7 @@ class ASRNet(nn.Module):
                                         nn.Linear(rnn_dim, vocab_size))
 
     def output_lengths(self, frame_lengths: torch.Tensor) -> torch.Tensor:
-        return (frame_lengths - 1) // self.time_stride + 1  # 3x3 conv, padding 1
+        return (frame_lengths - 1) // self.time_stride + 1  # odd kernel k, padding k // 2
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None):
         check_wave(wave)

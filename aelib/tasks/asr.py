@@ -60,7 +60,7 @@ class ASRSpec(TaskSpec):
         from ..models import ASRNet
 
         return ASRNet(len(labels), width=cfg.ca_width, n_mels=cfg.n_mels, rnn_dim=cfg.asr_rnn_dim,
-                      time_stride=cfg.asr_time_stride, sample_rate=cfg.sample_rate)
+                      n_rnn=cfg.asr_rnn_layers, time_stride=cfg.asr_time_stride, sample_rate=cfg.sample_rate)
 
     def loss(self, output: Any, batch: dict[str, Any]) -> torch.Tensor:
         """CTC per utterance, normalised by the transcript length (see :func:`aelib.losses.ctc_loss`)."""
