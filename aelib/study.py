@@ -312,6 +312,10 @@ def previous_invocations(study_dir: Path) -> list[dict[str, Any]]:
     history = list(old.get("invocations") or [])
     if not history and old.get("started"):  # written before invocations were recorded
         history = [{k: old.get(k) for k in ("command", "started", "finished", "wall_seconds", "status")}]
+    if old.get("peak_rss_mb") and history and not any(inv.get("peak_rss_mb") for inv in history):
+        # written before each invocation kept its own peak: the study's peak was the last executing one's
+        executed = [inv for inv in history if inv.get("runs_executed", 1)]
+        (executed or history)[-1]["peak_rss_mb"] = old["peak_rss_mb"]
     for inv in history:
         if inv.get("status") == "running":
             inv["status"] = "interrupted"
@@ -445,13 +449,15 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
     report.wall_seconds = round(time.perf_counter() - t0, 1)
     finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     invocation.update(finished=finished_at, wall_seconds=report.wall_seconds, runs_executed=len(jobs),
-                      status="ok" if report.ok else "failed")
+                      status="ok" if report.ok else "failed",
+                      peak_rss_mb=round(memory.peak_mb, 1) if jobs else None)
     total = sum(float(inv.get("wall_seconds") or 0.0) for inv in info["invocations"])
+    peaks = [float(inv["peak_rss_mb"]) for inv in info["invocations"] if inv.get("peak_rss_mb")]
     info.update(status="ok" if report.ok else "failed", finished=finished_at,
                 wall_seconds=round(total, 1), wall_seconds_this_invocation=report.wall_seconds,
                 missing=[f"{r.task}/{r.paradigm}/seed{r.seed}" for r in report.runs
                          if not (Path(r.run_dir) / "metrics.json").exists()],
-                peak_rss_mb=round(memory.peak_mb, 1) if jobs else None,
+                peak_rss_mb=max(peaks) if peaks else None,  # the study's peak: the largest of its invocations
                 results_notebook=report.results_status,
                 runs=[{**dataclasses.asdict(r), "notebook": r.notebook} for r in report.runs])
     if jobs or report.results_status in ("done", "failed"):

@@ -132,6 +132,16 @@ def test_rerun_skips_finished_runs_and_rewrites_nothing(smoke):
     [first] = info["invocations"]  # the fixture's invocation, with its time and command
     assert first["status"] == "failed" and first["runs_executed"] == 4 and first["wall_seconds"] > 0
     assert info["wall_seconds"] == first["wall_seconds"] and info["missing"] == ["ser/cascade/seed0"]
+    assert info["peak_rss_mb"] == first["peak_rss_mb"] > 100  # the study's peak is its invocations' largest
+
+
+def test_the_study_peak_memory_survives_a_later_lighter_invocation(tmp_path):
+    """A second invocation that reruns one task must not replace the study's peak by its own smaller one."""
+    (tmp_path / "study_info.json").write_text(json.dumps(
+        {"peak_rss_mb": 4600.0, "invocations": [{"command": "a", "wall_seconds": 60.0, "status": "ok", "runs_executed": 72},
+                                                {"command": "b", "wall_seconds": 1.0, "status": "ok", "runs_executed": 0}]}))
+    first, second = S.previous_invocations(tmp_path)  # written before invocations kept their own peak
+    assert first["peak_rss_mb"] == 4600.0 and "peak_rss_mb" not in second
 
 
 def test_a_killed_invocation_is_marked_interrupted(tmp_path):
