@@ -116,7 +116,8 @@ def performance(study: Path, bench_path: Path) -> list[str]:
     if info.get("wall_seconds"):
         mem = f"; peak resident memory of the runner and its runs {info['peak_rss_mb'] / 1024:.1f} GB" \
             if info.get("peak_rss_mb") else ""
-        out.append(f"Study wall time **{info['wall_seconds'] / 60:.1f} min** with {info.get('workers')} workers x "
+        out.append(f"Study wall time **{info['wall_seconds'] / 60:.1f} min** {_over_invocations(info)}"
+                   f"with {info.get('workers')} workers x "
                    f"{info.get('threads_per_worker')} thread (target < 90 min){mem}.")
     rt = _read(study / "results" / "run_times.csv")
     if rt is not None and rt["notebook_seconds"].notna().any():
@@ -126,7 +127,7 @@ def performance(study: Path, bench_path: Path) -> list[str]:
         out += ["", "Cost per seed, as the sum of its runs' notebook wall times over the workers (a study's own cost, "
                 "without the time a worker waits for the last runs): "
                 + ", ".join(f"seed {k} {v:.1f} min" for k, v in per_seed.items())
-                + "; share of the total by task: " + ", ".join(f"{k} {v:.0%}" for k, v in share.items()) + "."]
+                + f"; all seeds {per_seed.sum():.1f} min; share of the total by task: " + ", ".join(f"{k} {v:.0%}" for k, v in share.items()) + "."]
     rows = []
     for m in sorted(study.glob("*/*/seed*/metrics.json")):
         d = json.loads(m.read_text())
@@ -148,6 +149,12 @@ def performance(study: Path, bench_path: Path) -> list[str]:
                 f"training clips/s at the preset's batch sizes: {models}; peak memory of one training step "
                 f"(single or joint) {peak / 1024:.1f} GB."]
     return out
+
+
+def _over_invocations(info: dict) -> str:
+    """Say when a wall time is a sum over invocations, which is not the time of one from-scratch run."""
+    n = len(info.get("invocations") or [])
+    return f"(summed over {n} invocations, listed below) " if n > 1 else ""
 
 
 def invocations(info: dict) -> list[str]:
@@ -174,6 +181,7 @@ def section(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.jso
         f"--seeds {' '.join(map(str, info.get('seeds', [])))} --workers {info.get('workers', '?')}`): "
         f"{n_runs} runs ({len(info.get('tasks', []))} tasks x {len(info.get('paradigms', []))} paradigms x "
         f"{len(info.get('seeds', []))} seeds), wall time **{wall / 60:.1f} min** on this 2-core machine "
+        f"{_over_invocations(info)}"
         f"(status: {info.get('status', 'n/a')})." if wall else "The reference study has not been run.",
         *([f"Not run: {', '.join(info['missing'])} (see `study_info.json`, which records "
            f"{len(info.get('invocations', [])) or 1} invocations)."] if info.get("missing") else []),
