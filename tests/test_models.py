@@ -163,6 +163,19 @@ def test_asr_output(t):
     assert out_len[0] == (frames - 1) // 2 + 1  # 20 ms output frames
 
 
+
+@pytest.mark.parametrize("stride", [2, 4, 8])
+def test_asr_time_stride_sees_every_frame(stride):
+    """Strides above 3 widen the first conv's time kernel so that no input frame is skipped."""
+    model = ASRNet(40, width=4, n_mels=32, rnn_dim=8, n_rnn=1, time_stride=stride).eval()
+    k = model.conv.kernel_size[1]
+    assert k % 2 == 1 and k >= max(stride, 3)
+    t = SR + 321
+    with torch.no_grad():
+        log_probs, out_len = model(_wave(1, t))
+    assert out_len.item() == log_probs.shape[1] == (t // 160) // stride + 1  # odd kernel, "same" padding
+
+
 def test_logmel_frontend():
     fe = LogMel(n_mels=32)
     feats, flen = fe(_wave(2, SR), torch.tensor([SR, SR // 2]))
