@@ -60,21 +60,26 @@ def test_ablation_tables_pair_iterative_with_each_arm(root):
     assert val.loc[arm, "seeds"] == 3
 
 
-def test_ablations_cli_keeps_committed_tables_when_nothing_ran(root, monkeypatch, capsys):
-    """In a clone every ablation run is finished (skipped) and the per-utterance predictions behind
-    the committed tables are absent, so `make ablations` must not rewrite the tables; a run that
-    executes, or --tables-only, does rewrite them."""
+def test_ablations_cli_keeps_committed_tables_while_predictions_are_missing(root, monkeypatch, capsys):
+    """A clone has the committed tables but not the per-utterance predictions behind them, so
+    `make ablations` must not rewrite the tables from it; once every run behind the tables has its
+    predictions (whether or not a run executed: a rerun base study counts), or with --tables-only,
+    it rewrites them."""
     from aelib.study import RunOutcome, StudyReport
 
     ablations.write_ablation_tables(root)
     paired = root / "ablations" / "paired.csv"
     paired.write_text("committed\n")
-    status = {"value": "skipped"}
     monkeypatch.setattr(ablations, "run_ablations", lambda *a, **k: [StudyReport(
-        "s", runs=[RunOutcome("kws", "iterative", 0, "d", status["value"])], results_status="not run")])
+        "s", runs=[RunOutcome("kws", "iterative", 0, "d", "skipped")], results_status="not run")])
+    preds = root / "ablation-uniform" / "kws" / "iterative" / "seed1" / "predictions.csv"
+    kept = preds.read_bytes()
+    preds.unlink()
+    assert ablations.missing_predictions(root) == [preds.parent]
     assert ablations.main(["--run-root", str(root), "--quiet"]) == 0
     assert paired.read_text() == "committed\n" and "kept" in capsys.readouterr().out
-    status["value"] = "done"
+    preds.write_bytes(kept)
+    assert ablations.missing_predictions(root) == []
     assert ablations.main(["--run-root", str(root), "--quiet"]) == 0
     assert paired.read_text() != "committed\n"
     paired.write_text("committed\n")
