@@ -487,6 +487,8 @@ def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synth
     """
     def grid_means(study: str | Path) -> pd.DataFrame:
         df = collect(study)
+        if tasks is not None:
+            df = df[df["task"].isin(tasks)] if not df.empty else df
         if df.empty:
             return pd.DataFrame(columns=["task", "paradigm", "seed", "value"])
         sub = of_task_kind(df, kind)
@@ -495,8 +497,6 @@ def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synth
         return sub.groupby(["task", "paradigm", "seed"], as_index=False)["value"].mean()
 
     ref, new_runs = grid_means(reference), grid_means(rerun)
-    if tasks is not None:
-        ref, new_runs = ref[ref["task"].isin(tasks)], new_runs[new_runs["task"].isin(tasks)]
     both = ref.merge(new_runs, on=["task", "paradigm", "seed"], suffixes=("_ref", "_rerun"))
     rows = []
     for (task, paradigm), g in both.groupby(["task", "paradigm"]):

@@ -189,7 +189,7 @@ def test_emotion_split_depends_on_seed_only(tmp_path):
 
 
 def test_ravdess_calm_song_and_duplicates(tmp_path):
-    src = BUILDERS["ravdess"](tmp_path / "ravdess" / "Audio_Speech_Actors_01-24")
+    BUILDERS["ravdess"](tmp_path / "ravdess" / "Audio_Speech_Actors_01-24")
     write_audio_file(tmp_path / "ravdess" / "Audio_Song_Actors_01-24" / "Actor_01" / "03-02-03-01-01-01-01.wav", 48_000)
     write_audio_file(tmp_path / "ravdess" / "Actor_01" / "03-01-03-01-01-01-01.wav", 48_000)  # a duplicate name
     write_audio_file(tmp_path / "ravdess" / "Actor_01" / "01-01-03-01-01-01-01.wav", 48_000)  # audio-visual
