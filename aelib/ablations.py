@@ -18,7 +18,7 @@ The ablations separate the two ingredients of the paper's paradigm at equal budg
 
     python -m aelib.ablations --preset small --tasks kws asc --seeds 0 1 2 --workers 2
 
-The default tasks are the two whose clean CA is competent on the small preset (README: ser's is
+The default tasks are the two whose clean CA is strongest on the small preset (README: ser's is
 weak, UAR 0.52, and asr's is not competent, so ablations there would measure little).
 
 Tables go to ``runs/ablations/`` (CSV and Markdown): ``paired`` and ``bands`` on the test grid (what
@@ -47,7 +47,7 @@ ABLATIONS: dict[str, tuple[str, Callable[[Config], dict[str, Any]], str]] = {
                                         "ca_epochs_per_round": c.ca_epochs_per_round * c.rounds},
                 "iterative, 1 round (same epochs)"),
 }
-DEFAULT_TASKS = ("kws", "asc")  # the tasks whose clean CA is competent on the small preset
+DEFAULT_TASKS = ("kws", "asc")  # the tasks whose clean CA is strongest on the small preset
 BANDS = {"low (-10..0 dB)": (-100.0, 0.0), "high (5..20 dB)": (0.1, 100.0)}
 
 
