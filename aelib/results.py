@@ -487,8 +487,8 @@ def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synth
     """
     def grid_means(study: str | Path) -> pd.DataFrame:
         df = collect(study)
-        if tasks is not None:
-            df = df[df["task"].isin(tasks)] if not df.empty else df
+        if tasks is not None and not df.empty:
+            df = df[df["task"].isin(tasks)]
         if df.empty:
             return pd.DataFrame(columns=["task", "paradigm", "seed", "value"])
         sub = of_task_kind(df, kind)
