@@ -103,16 +103,23 @@ def combined(run_root: str | Path = "runs", base: str = "default", names: Sequen
     return pd.concat(cells, ignore_index=True), pd.concat(utts, ignore_index=True)
 
 
+def arms(run_root: str | Path = "runs", base: str = "default",
+         names: Sequence[str] = tuple(ABLATIONS)) -> list[tuple[Path, str, str]]:
+    """(study folder, paradigm, label) of every arm in the tables: the base study's cascade and
+    iterative, then each ablation's paradigm in its own study."""
+    out = [(Path(run_root) / base, p, p) for p in ("cascade", "iterative")]
+    return out + [(Path(run_root) / f"ablation-{n}", ABLATIONS[n][0], ABLATIONS[n][2]) for n in names]
+
+
 def missing_predictions(run_root: str | Path = "runs", base: str = "default",
                         names: Sequence[str] = tuple(ABLATIONS)) -> list[Path]:
     """Finished runs behind the tables whose ``predictions.csv`` is absent (a clone of the committed
     summaries has none): rewriting the tables without them would drop their utterance-level tests."""
     from .results import run_dirs
 
-    studies = [(Path(run_root) / base, ("cascade", "iterative"))]
-    studies += [(Path(run_root) / f"ablation-{n}", (ABLATIONS[n][0],)) for n in names]
-    return [d for study, keep in studies if study.exists() for _, p, _, d in run_dirs(study)
-            if p in keep and (d / "metrics.json").exists() and not (d / "predictions.csv").exists()]
+    return [d for study, paradigm, _ in arms(run_root, base, names) if study.exists()
+            for _, p, _, d in run_dirs(study)
+            if p == paradigm and (d / "metrics.json").exists() and not (d / "predictions.csv").exists()]
 
 
 def band_table(cells: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame:
@@ -143,10 +150,8 @@ def validation_table(run_root: str | Path = "runs", base: str = "default",
     phase (noisy or enhanced validation mixtures; never test data), mean and spread over seeds."""
     from .results import run_dirs
 
-    arms = [(Path(run_root) / base, p, p) for p in ("cascade", "iterative")]
-    arms += [(Path(run_root) / f"ablation-{n}", ABLATIONS[n][0], ABLATIONS[n][2]) for n in names]
     rows = []
-    for study, paradigm, label in arms:
+    for study, paradigm, label in arms(run_root, base, names):
         if not study.exists():
             continue
         for task, p, seed, d in run_dirs(study):
@@ -203,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                                 command=command_line("python -m aelib.ablations", argv))
         ok = all(r.ok for r in reports)
     tables = Path(a.run_root) / "ablations"
-    missing = missing_predictions(a.run_root)
-    if missing and (tables / "paired.csv").exists() and not a.tables_only:
+    missing = [] if a.tables_only or not (tables / "paired.csv").exists() else missing_predictions(a.run_root)
+    if missing:
         # a clone holds the committed tables but not the per-utterance predictions behind their
         # utterance-level tests: rewriting them from the clone's runs would drop those rows
         print(f"{len(missing)} finished runs have no predictions.csv (e.g. {missing[0]}): tables in {tables} "

@@ -163,7 +163,6 @@ def test_asr_output(t):
     assert out_len[0] == (frames - 1) // 2 + 1  # 20 ms output frames
 
 
-
 @pytest.mark.parametrize("stride", [2, 4, 8])
 def test_asr_time_stride_sees_every_frame(stride):
     """Strides above 3 widen the first conv's time kernel so that no input frame is skipped."""
