@@ -137,6 +137,18 @@ def test_default_sizes_build(name, cls):
     assert count_parameters(model) < 1_000_000
 
 
+def test_kws_loads_a_checkpoint_of_the_1d_layout():
+    """KWSNet runs its 1-D layers as 2-D ones (speed); a state dict with 3-D conv weights still loads."""
+    model = SMALL["kws"]().eval()
+    old = {k: (v[:, :, 0] if k.endswith(".0.weight") and v.dim() == 4 else v) for k, v in model.state_dict().items()}
+    assert any(v.dim() == 3 for v in old.values())
+    fresh = SMALL["kws"]().eval()
+    fresh.load_state_dict(old)
+    x = _wave(2, SR)
+    with torch.no_grad():
+        assert torch.equal(model(x), fresh(x))
+
+
 @pytest.mark.parametrize("name", ["kws", "ser", "asc"])
 def test_padding_does_not_change_prediction(name):
     """With lengths, zero padding after the utterance barely changes the logits (masked pooling)."""

@@ -3,6 +3,11 @@
 conv1d(k=80, stride 4) + BN + ReLU + max-pool(4), then three conv1d(k=3) + BN + ReLU + max-pool(4)
 blocks (the M5 layout of Dai et al. 2017, "Very deep CNNs for raw waveforms"), global average
 pooling over the valid frames, and a linear classifier.
+
+The 1-D layers run as 2-D layers with a height of one in channels-last memory: the same function (to
+float rounding) but a training step 2.2x faster on one CPU thread (width 32, batch 32, 1 s clips,
+measured), because PyTorch's 1-D max-pool with indices was 19 % of the step and has no vectorised
+NHWC kernel. Checkpoints of the 1-D layout (3-D conv weights) still load.
 """
 from __future__ import annotations
 
@@ -35,21 +40,30 @@ class KWSNet(nn.Module):
         w = width
         chans = [(1, w, 80, 4), (w, w, 3, 1), (w, 2 * w, 3, 1), (2 * w, 4 * w, 3, 1)]
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Conv1d(i, o, k, stride=s, padding=k // 2 if s == 1 else 38, bias=False),
-                          nn.BatchNorm1d(o), nn.ReLU(inplace=True), nn.MaxPool1d(4, ceil_mode=True))
+            nn.Sequential(nn.Conv2d(i, o, (1, k), stride=(1, s), padding=(0, k // 2 if s == 1 else 38), bias=False),
+                          nn.BatchNorm2d(o), nn.ReLU(inplace=True), nn.MaxPool2d((1, 4), ceil_mode=True))
             for i, o, k, s in chans
         )
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(4 * w, n_classes)
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         check_wave(wave)
         if wave.shape[-1] < self.factor:
             wave = nn.functional.pad(wave, (0, self.factor - wave.shape[-1]))
-        x = wave[:, None, :]
+        x = wave[:, None, None, :]  # [B, 1, 1, T]: a 1-D signal as a 2-D image of height one
         for block in self.blocks:
             x = block(x)
+        x = x[:, :, 0]
         n = x.shape[-1]
         flen = None if lengths is None else ((lengths + self.factor - 1) // self.factor).clamp(1, n)
         pooled = masked_mean(x, valid_mask(flen, n, x.shape[0], x.device))
         return self.fc(self.dropout(pooled))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # type: ignore[override]
+        # checkpoints written before the 2-D layout hold conv weights [out, in, k]: add the height axis
+        for key, value in state_dict.items():
+            if key.startswith(prefix + "blocks.") and key.endswith(".0.weight") and value.dim() == 3:
+                state_dict[key] = value[:, :, None]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
