@@ -181,6 +181,38 @@ def summarise_cell(task: Any, labels: list[str], kind: str, split: str | None, s
     return cell
 
 
+#: a source with fewer clean test clips than this is pooled into ``OTHER_SOURCES`` (e.g. kws's
+#: ``_silence_`` clips, whose sources are noise files with one clip each)
+MIN_SOURCE_CLIPS = 10
+OTHER_SOURCES = "(other)"
+
+
+def by_source(task: Any, labels: list[str], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Task scores per test source (the voice for speech tasks), on clean audio and pooled over the noisy grid.
+
+    A run's headline pools every test voice, and the embedded corpus's test voices differ in kind (one
+    unseen CMU speaker, six unseen espeak voices, one real speaker): a mean over them can hide that a model
+    generalises to some unseen voices and not others. Pooled noisy rows weigh every (SNR, split) cell alike.
+    """
+    clean_n: dict[tuple[str, str], int] = {}
+    for r in rows:
+        if r["noise_split"] == CLEAN:
+            clean_n[(r["kind"], r["source"])] = clean_n.get((r["kind"], r["source"]), 0) + 1
+
+    def group(r: dict[str, Any]) -> str:
+        return r["source"] if clean_n.get((r["kind"], r["source"]), 0) >= MIN_SOURCE_CLIPS else OTHER_SOURCES
+
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        cond = CLEAN if r["noise_split"] == CLEAN else "noisy"
+        groups.setdefault((r["kind"], group(r), cond), []).append(r)
+    out = []
+    for (kind, source, cond), rs in sorted(groups.items()):
+        out.append({"kind": kind, "source": source, "condition": cond, "n": len(rs),
+                    **task.score([r["pred"] for r in rs], [r["ref"] for r in rs], labels)})
+    return out
+
+
 def headline(task: Any, cells: list[dict[str, Any]]) -> dict[str, float]:
     """A few numbers a reader wants first: clean score, mean over the noisy grid, low-SNR mean."""
     m = task.primary_metric

@@ -167,6 +167,7 @@ def summary_by_snr(df: pd.DataFrame, task: str, metric: str | None = None, kind:
                    noise_split: str = "all") -> pd.DataFrame:
     """Long table: paradigm, condition, snr, mean, ci (half-width), n_seeds; ``avg`` = mean over noisy SNRs."""
     metric, _ = _task_meta(df, task, metric)
+    kind = own_kind(df.loc[df["task"] == task, "kind"], kind)  # asc: its real scene recordings
     seeds = _per_seed(df[(df["task"] == task) & (df["kind"] == kind)], metric, noise_split)
     rows = []
     for p in _order(seeds["paradigm"]):
@@ -259,6 +260,39 @@ def synthetic_vs_real(df: pd.DataFrame, metric: str | None = None) -> pd.DataFra
     out = _over_seeds(ps, ["task", "paradigm"], cols)
     out.insert(2, "metric", out["task"].map(lambda t: _task_meta(df, t, metric)[0]))
     return out
+
+
+def collect_sources(study_dir: str | Path) -> pd.DataFrame:
+    """One row per run, kind, test source and condition (clean | noisy) from ``metrics.json``'s ``by_source``
+    (:func:`aelib.evaluate.by_source`); runs written before it have none and add no rows."""
+    rows = []
+    for task, paradigm, seed, d in run_dirs(study_dir):
+        if (d / "metrics.json").exists():
+            m = json.loads((d / "metrics.json").read_text())
+            rows += [{"task": task, "paradigm": paradigm, "seed": seed, "metric": m["primary_metric"], **r,
+                      "value": r.get(m["primary_metric"], math.nan)} for r in m.get("by_source", [])]
+    return pd.DataFrame(rows, columns=None if rows else ["task", "paradigm", "seed", "metric", "kind", "source",
+                                                         "condition", "n", "value"])
+
+
+def by_source_table(src: pd.DataFrame) -> pd.DataFrame:
+    """Per task and test source (voice): the ``clean`` CA on clean audio (``clean_audio``) and every paradigm
+    over the noisy grid, mean ± CI over seeds; ``n_clips`` is the clean clips per seed.
+
+    Which unseen voices a model generalises to is hidden by the pooled headline (see
+    :func:`aelib.evaluate.by_source`)."""
+    if src.empty:
+        return pd.DataFrame()
+    clean = src[(src["condition"] == "clean") & (src["paradigm"] == "clean")].assign(col="clean_audio")
+    noisy = src[src["condition"] == "noisy"]
+    both = pd.concat([clean, noisy.assign(col=noisy["paradigm"])], ignore_index=True)
+    by = ["task", "kind", "source", "metric"]
+    ps = both.pivot_table(index=[*by, "seed"], columns="col", values="value", aggfunc="mean").reset_index()
+    cols = [c for c in ("clean_audio", *PARADIGMS) if c in ps]
+    out = _over_seeds(ps, by, cols)
+    n = src[src["condition"] == "clean"].groupby(by[:3])["n"].max().rename("n_clips")
+    return out.merge(n.reset_index(), on=by[:3], how="left").pipe(
+        lambda t: t[[*by, "n_clips", *[c for c in t.columns if c not in (*by, "n_clips")]]])
 
 
 def ae_quality_table(df: pd.DataFrame, kind: str = "synthetic", by_snr: bool = False) -> pd.DataFrame:
@@ -528,6 +562,7 @@ def write_tables(study_dir: str | Path, out_dir: str | Path | None = None, df: p
             tables[f"by_snr_{task}"] = (long, table_by_snr(df, task))
         for name, t in (("seen_vs_unseen", seen_vs_unseen(df)), ("synthetic_vs_real", synthetic_vs_real(df)),
                         ("ae_quality", ae_quality_table(df)), ("ae_quality_by_snr", ae_quality_table(df, by_snr=True)),
+                        ("by_source", by_source_table(collect_sources(study_dir))),
                         ("paired_vs_iterative", paired_vs_iterative(df, per_utterance(study_dir) if utt is None else utt))):
             tables[name] = (t, t)
     imp = importance_summary(study_dir)
@@ -576,7 +611,8 @@ def plot_metric_vs_snr(df: pd.DataFrame, task: str, metric: str | None = None, k
     ax.set_xlabel("test SNR (dB)")
     ax.set_ylabel(long.attrs.get("metric", metric))
     noise = "seen + unseen noise" if noise_split == "all" else noise_split
-    ax.set_title(f"{task}: {long.attrs.get('metric')} vs SNR ({kind} speech, {noise})", fontsize=10)
+    ax.set_title(f"{task}: {long.attrs.get('metric')} vs SNR ({long.attrs.get('kind', kind)} test audio, {noise})",
+                 fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _save(fig, path)

@@ -136,7 +136,7 @@ def prepare_run_dir(cfg: Config) -> Path:
 def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> dict[str, Any]:
     """Train and evaluate one (task, paradigm, seed) run, resuming if interrupted; returns metrics."""
     from .data import load_data
-    from .evaluate import evaluate, headline
+    from .evaluate import by_source, evaluate, headline
     from .models import serialize
     from .paradigms import uses_ae
     from .tasks import get_task
@@ -168,7 +168,7 @@ def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> 
     metrics = {"task": cfg.task, "paradigm": cfg.paradigm, "seed": cfg.seed, "preset": cfg.preset,
                "primary_metric": task.primary_metric, "higher_is_better": task.higher_is_better,
                "n_labels": len(data.labels), "n_train_clips": len(data.rows["train"]),
-               "headline": headline(task, cells), "cells": cells,
+               "headline": headline(task, cells), "cells": cells, "by_source": by_source(task, data.labels, rows),
                "train_seconds": round(sum(h.get("seconds", 0.0) for h in history if "reused" not in h), 2)}
     atomic_write_json(run_dir / "metrics.json", metrics)
     dist.barrier()

@@ -206,6 +206,8 @@ def section(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.jso
                       f"![{task} vs SNR]({res}/{task}_vs_snr.png)", ""]
     for name, title in (("seen_vs_unseen", "Seen vs unseen noise types (mean over the SNR grid)"),
                         ("synthetic_vs_real", "Synthetic vs real recorded test speech"),
+                        ("by_source", "By test source: each unseen voice (asc: scene recording) on its own; "
+                         "`clean_audio` is the `clean` CA on clean audio, the paradigm columns the noisy-grid mean"),
                         ("ae_quality", "AE quality on the noisy test grid (enhanced vs input)"),
                         ("paired_vs_iterative", "Paired tests: iterative minus each other paradigm"),
                         ("importance_summary", "Importance weights per round"),

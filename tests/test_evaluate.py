@@ -47,3 +47,22 @@ def test_input_quality_is_shared_between_runs_and_equals_a_fresh_computation(fak
     other_seed = make_config("smoke", task="kws", paradigm="cascade", data_dir=str(fake_root), run_root=str(tmp_path),
                              seed=1, eval_pesq=True, ae_metric_clips=2)
     assert InputQuality.for_run(other_seed).path != first.path  # other mixtures, other file
+
+
+def test_by_source_scores_each_voice_and_pools_small_sources():
+    """Per-source scores equal the task score on that source's rows; sources with few clean clips are pooled."""
+    from aelib.evaluate import MIN_SOURCE_CLIPS, OTHER_SOURCES, by_source
+
+    task = get_task("kws")
+    rows = []
+    for source, n, correct in (("slt", MIN_SOURCE_CLIPS, 2), ("espeak-a", MIN_SOURCE_CLIPS + 2, 9), ("noise:1", 1, 1)):
+        for split, snr in (("clean", "clean"), ("test_seen", 0.0), ("test_unseen", 5.0)):
+            rows += [{"kind": "synthetic", "source": source, "noise_split": split, "snr": snr, "ref": "yes",
+                      "pred": "yes" if i < correct else "no"} for i in range(n)]
+    out = {(r["source"], r["condition"]): r for r in by_source(task, ["yes", "no"], rows)}
+    assert set(out) == {(s, c) for s in ("slt", "espeak-a", OTHER_SOURCES) for c in ("clean", "noisy")}
+    assert out[("slt", "clean")]["accuracy"] == pytest.approx(2 / MIN_SOURCE_CLIPS)
+    assert out[("espeak-a", "noisy")]["n"] == 2 * (MIN_SOURCE_CLIPS + 2)
+    assert out[("espeak-a", "noisy")]["accuracy"] == pytest.approx(9 / (MIN_SOURCE_CLIPS + 2))
+    assert out[(OTHER_SOURCES, "clean")] == {"kind": "synthetic", "source": OTHER_SOURCES, "condition": "clean",
+                                             "n": 1, "accuracy": 1.0}

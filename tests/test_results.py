@@ -257,3 +257,34 @@ def test_tables_keep_a_task_with_only_real_recordings(study):
     assert bands.loc[("asc", "joint"), "all noisy"] == pytest.approx(bands.loc[("kws", "joint"), "all noisy"])
     # kws keeps its synthetic rows only: its real test speech does not leak into the synthetic tables
     assert len(results.of_task_kind(both)) == len(both) - (kws["kind"] == "real").sum()
+
+
+def test_by_source_table_splits_voices_and_skips_runs_without_it(tmp_path):
+    """Each voice gets its own row: the clean CA's clean score and each paradigm's noisy mean over seeds."""
+    for seed in (0, 1, 2):
+        for p in ("clean", "iterative"):
+            d = write_run(tmp_path, "kws", p, seed)
+            m = json.loads((d / "metrics.json").read_text())
+            m["by_source"] = [{"kind": "synthetic", "source": s, "condition": c, "n": 20,
+                               "accuracy": base + (0.1 if c == "clean" else 0.0) + (0.2 if p == "iterative" else 0.0)
+                               + 0.01 * seed}
+                              for s, base in (("slt", 0.2), ("espeak-x", 0.6)) for c in ("clean", "noisy")]
+            (d / "metrics.json").write_text(json.dumps(m))
+    write_run(tmp_path, "asr", "clean", 0)  # written before by_source existed: no rows, no error
+    t = results.by_source_table(results.collect_sources(tmp_path)).set_index("source")
+    assert list(t["task"]) == ["kws", "kws"] and set(t.index) == {"slt", "espeak-x"}
+    assert t.loc["slt", "clean_audio"] == pytest.approx(0.31) and t.loc["slt", "n_clips"] == 20
+    assert t.loc["espeak-x", "iterative"] == pytest.approx(0.81)
+    assert t.loc["espeak-x", "clean"] == pytest.approx(0.61) and t.loc["espeak-x", "clean_ci"] > 0
+    assert results.by_source_table(results.collect_sources(tmp_path / "none")).empty
+
+
+def test_by_snr_table_of_a_task_with_only_real_recordings(tmp_path):
+    """asc has no synthetic cells: its by-SNR table and figure use its real scene recordings, not nothing."""
+    for seed in (0, 1):
+        write_run(tmp_path, "asc", "clean", seed, kinds=("real",))
+    long = results.summary_by_snr(results.collect(tmp_path), "asc")
+    clean = long[long["condition"] == "clean"].iloc[0]
+    assert long.attrs["kind"] == "real" and clean["n_seeds"] == 2
+    assert clean["mean"] == pytest.approx(BASE["clean"] + 0.005 - 0.2)  # seeds 0 and 1, real = 0.2 below
+    assert list(results.table_by_snr(results.collect(tmp_path), "asc").index) == ["clean"]
