@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -181,26 +182,30 @@ def summarise_cell(task: Any, labels: list[str], kind: str, split: str | None, s
     return cell
 
 
-#: a source with fewer clean test clips than this is pooled into ``OTHER_SOURCES`` (e.g. kws's
-#: ``_silence_`` clips, whose sources are noise files with one clip each)
-MIN_SOURCE_CLIPS = 10
-OTHER_SOURCES = "(other)"
+def source_family(source: str) -> str:
+    """A source's family: its name up to the first ``-``, ``:`` or ``+`` and a ``*`` (``espeak-en-us+m7`` ->
+    ``espeak*``, ``ufoai:fire04`` -> ``ufoai*``); a name without one is its own family (``slt``, ``1089``)."""
+    head = re.split(r"[-:+]", source, maxsplit=1)[0]
+    return f"{head}*" if head and head != source else source
 
 
 def by_source(task: Any, labels: list[str], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Task scores per test source (the voice for speech tasks), on clean audio and pooled over the noisy grid.
+    """Task scores per test voice (source) on clean audio and pooled over the noisy grid.
 
     A run's headline pools every test voice, and the embedded corpus's test voices differ in kind (one
     unseen CMU speaker, six unseen espeak voices, one real speaker): a mean over them can hide that a model
-    generalises to some unseen voices and not others. Pooled noisy rows weigh every (SNR, split) cell alike.
+    generalises to some unseen voices and not to others. Sources of a family with several members in
+    ``rows`` are scored together (:func:`source_family`: the espeak voices, the noise files of kws's
+    ``_silence_`` clips), so that every seed's test subset gives the same groups with enough clips each.
+    Noisy rows weigh every (SNR, noise split) cell alike.
     """
-    clean_n: dict[tuple[str, str], int] = {}
+    members: dict[tuple[str, str], set[str]] = {}
     for r in rows:
-        if r["noise_split"] == CLEAN:
-            clean_n[(r["kind"], r["source"])] = clean_n.get((r["kind"], r["source"]), 0) + 1
+        members.setdefault((r["kind"], source_family(r["source"])), set()).add(r["source"])
 
     def group(r: dict[str, Any]) -> str:
-        return r["source"] if clean_n.get((r["kind"], r["source"]), 0) >= MIN_SOURCE_CLIPS else OTHER_SOURCES
+        fam = source_family(r["source"])
+        return fam if len(members[(r["kind"], fam)]) > 1 else r["source"]
 
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in rows:
@@ -209,6 +214,7 @@ def by_source(task: Any, labels: list[str], rows: list[dict[str, Any]]) -> list[
     out = []
     for (kind, source, cond), rs in sorted(groups.items()):
         out.append({"kind": kind, "source": source, "condition": cond, "n": len(rs),
+                    "n_sources": len({r["source"] for r in rs}),
                     **task.score([r["pred"] for r in rs], [r["ref"] for r in rs], labels)})
     return out
 

@@ -46,14 +46,15 @@ def _p(p: float) -> str:
 
 def competence(study: Path) -> list[str]:
     """Clean-test score of every task's ``clean`` CA (vs chance), and the AE's SI-SDR gain on unseen noise."""
-    from aelib.results import _ci, collect, task_kinds
+    from aelib.results import _ci, collect, collect_sources, task_kinds
 
     df = collect(study)
     if df.empty:
         return ["_(missing: run the study)_"]
     kinds = task_kinds(df)  # asc's scenes are real recordings
-    lines = ["| task | metric | `clean` CA on clean test audio | chance | `cascade` AE: SI-SDR gain on unseen "
-             "noise types, dB |", "|---|---|---:|---:|---:|"]
+    src = collect_sources(study)
+    lines = ["| task | metric | `clean` CA on clean test audio | worst / best test source (mean over seeds) | chance "
+             "| `cascade` AE: SI-SDR gain on unseen noise types, dB |", "|---|---|---:|---|---:|---:|"]
     for task in [t for t in TASK_NAMES if t in set(df["task"])]:
         sub = df[(df["task"] == task) & (df["kind"] == kinds[task])]
         metric = sub["primary_metric"].iloc[0]
@@ -67,8 +68,22 @@ def competence(study: Path) -> list[str]:
         if "sisdr_delta" in un and len(un):
             gm, gh, _ = _ci(un.groupby("seed")["sisdr_delta"].mean())
             gain = f"{gm:+.2f} ± {_num(gh, 2)}"
-        lines.append(f"| {task} | {metric} | {_num(m)} ± {_num(h)} ({n} seeds) | {chance} | {gain} |")
+        spread = _extremes(src, task, kinds[task], bool(sub["higher_is_better"].iloc[0]))
+        lines.append(f"| {task} | {metric} | {_num(m)} ± {_num(h)} ({n} seeds) | {spread} | {chance} | {gain} |")
     return lines
+
+
+def _extremes(src: pd.DataFrame, task: str, kind: str, higher_is_better: bool) -> str:
+    """The worst and best test voice (or family of voices) of the ``clean`` CA on clean audio: a pooled score
+    can hide that a model generalises to some unseen voices and not to others (:func:`aelib.evaluate.by_source`)."""
+    if src.empty:
+        return "n/a"
+    sub = src[(src["task"] == task) & (src["kind"] == kind) & (src["paradigm"] == "clean")
+              & (src["condition"] == "clean")]
+    by = sub.groupby("source")["value"].mean().sort_values(ascending=higher_is_better)
+    if by.empty:
+        return "n/a"
+    return f"{_num(by.iloc[0])} (`{by.index[0]}`) / {_num(by.iloc[-1])} (`{by.index[-1]}`)"
 
 
 def findings(study: Path, ablations: Path) -> list[str]:

@@ -49,20 +49,23 @@ def test_input_quality_is_shared_between_runs_and_equals_a_fresh_computation(fak
     assert InputQuality.for_run(other_seed).path != first.path  # other mixtures, other file
 
 
-def test_by_source_scores_each_voice_and_pools_small_sources():
-    """Per-source scores equal the task score on that source's rows; sources with few clean clips are pooled."""
-    from aelib.evaluate import MIN_SOURCE_CLIPS, OTHER_SOURCES, by_source
+def test_by_source_scores_each_voice_and_each_family_of_voices():
+    """Scores equal the task score on the group's rows; a family with several sources (the espeak voices,
+    kws's silence noise files) is one group, a source alone in its family keeps its own name."""
+    from aelib.evaluate import by_source, source_family
 
     task = get_task("kws")
     rows = []
-    for source, n, correct in (("slt", MIN_SOURCE_CLIPS, 2), ("espeak-a", MIN_SOURCE_CLIPS + 2, 9), ("noise:1", 1, 1)):
+    for source, n, correct in (("slt", 10, 2), ("espeak-a", 12, 9), ("espeak-b+m1", 3, 3), ("ufoai:fire", 1, 1),
+                               ("ufoai:rain", 1, 0), ("asterisk-allison", 4, 1)):
         for split, snr in (("clean", "clean"), ("test_seen", 0.0), ("test_unseen", 5.0)):
             rows += [{"kind": "synthetic", "source": source, "noise_split": split, "snr": snr, "ref": "yes",
                       "pred": "yes" if i < correct else "no"} for i in range(n)]
     out = {(r["source"], r["condition"]): r for r in by_source(task, ["yes", "no"], rows)}
-    assert set(out) == {(s, c) for s in ("slt", "espeak-a", OTHER_SOURCES) for c in ("clean", "noisy")}
-    assert out[("slt", "clean")]["accuracy"] == pytest.approx(2 / MIN_SOURCE_CLIPS)
-    assert out[("espeak-a", "noisy")]["n"] == 2 * (MIN_SOURCE_CLIPS + 2)
-    assert out[("espeak-a", "noisy")]["accuracy"] == pytest.approx(9 / (MIN_SOURCE_CLIPS + 2))
-    assert out[(OTHER_SOURCES, "clean")] == {"kind": "synthetic", "source": OTHER_SOURCES, "condition": "clean",
-                                             "n": 1, "accuracy": 1.0}
+    groups = ("slt", "espeak*", "ufoai*", "asterisk-allison")
+    assert set(out) == {(s, c) for s in groups for c in ("clean", "noisy")}
+    assert out[("slt", "clean")]["accuracy"] == pytest.approx(0.2)
+    assert out[("espeak*", "clean")] == {"kind": "synthetic", "source": "espeak*", "condition": "clean", "n": 15,
+                                         "n_sources": 2, "accuracy": pytest.approx(12 / 15)}
+    assert out[("espeak*", "noisy")]["n"] == 30 and out[("ufoai*", "noisy")]["accuracy"] == pytest.approx(0.5)
+    assert source_family("1089") == "1089" and source_family("ufoai:fire04") == "ufoai*"

@@ -146,3 +146,18 @@ def test_compare_studies_timing_table(tmp_path):
     assert t.loc["clean", "seconds_reference"] == 100 and t.loc["clean", "runs"] == 1  # seed 1 only in the reference
     assert t.loc["joint", "change"] == "-25.0%" and "noisy" not in t.index
     assert t.loc["total", "seconds_reference"] == 500 and t.loc["total", "seconds_rerun"] == 390
+
+
+def test_competence_names_the_worst_and_best_test_source(root):
+    """The pooled clean-test score comes with its worst and best voice (lower is better for WER)."""
+    rep = _report_module()
+    for seed in (0, 1, 2):
+        p = root / "default" / "kws" / "clean" / f"seed{seed}" / "metrics.json"
+        m = json.loads(p.read_text())
+        m["by_source"] = [{"kind": "synthetic", "source": s, "condition": "clean", "n": 20, "accuracy": v}
+                          for s, v in (("slt", 0.2), ("espeak*", 0.8))]
+        p.write_text(json.dumps(m))
+    row = next(line for line in rep.competence(root / "default") if line.startswith("| kws"))
+    assert "0.200 (`slt`) / 0.800 (`espeak*`)" in row
+    src = results.collect_sources(root / "default").assign(task="asr")
+    assert rep._extremes(src, "asr", "synthetic", higher_is_better=False) == "0.800 (`espeak*`) / 0.200 (`slt`)"
