@@ -114,11 +114,11 @@ else:
 
 # %% [markdown]
 # ## By test voice
-# The headline pools every test voice; this splits it by source. `clean_audio`: the `clean` CA on clean audio;
-# the paradigm columns: the mean over the noisy grid. A family of several sources is one row (`espeak*`: the
-# unseen espeak voices; `ufoai*`: the noise files of kws's `_silence_` class, or asc's scene recordings);
-# `slt` is the unseen CMU speaker, `asterisk-allison` the real one. A model strong on the unseen espeak
-# voices can still fail on the one unseen CMU speaker: the pooled mean hides that.
+# The headline pools every test voice of kws, asr and ser; this splits it by voice. `clean_audio`: the `clean`
+# CA on clean audio; the paradigm columns: the mean over the noisy grid. A family of several voices is one
+# row (`espeak*`: the unseen espeak voices); `slt` is the unseen CMU speaker, `asterisk-allison` the real one
+# (kws's `_silence_` clips have no voice and are left out). A model strong on the unseen espeak voices can
+# still fail on the one unseen CMU speaker: the pooled mean hides that.
 
 # %%
 t = results.by_source_table(results.collect_sources(study_dir)) if tasks else pd.DataFrame()

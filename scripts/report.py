@@ -53,7 +53,7 @@ def competence(study: Path) -> list[str]:
         return ["_(missing: run the study)_"]
     kinds = task_kinds(df)  # asc's scenes are real recordings
     src = collect_sources(study)
-    lines = ["| task | metric | `clean` CA on clean test audio | worst / best test source (mean over seeds) | chance "
+    lines = ["| task | metric | `clean` CA on clean test audio | worst / best test voice (mean over seeds) | chance "
              "| `cascade` AE: SI-SDR gain on unseen noise types, dB |", "|---|---|---:|---|---:|---:|"]
     for task in [t for t in TASK_NAMES if t in set(df["task"])]:
         sub = df[(df["task"] == task) & (df["kind"] == kinds[task])]
@@ -81,7 +81,7 @@ def _extremes(src: pd.DataFrame, task: str, kind: str, higher_is_better: bool) -
     sub = src[(src["task"] == task) & (src["kind"] == kind) & (src["paradigm"] == "clean")
               & (src["condition"] == "clean")]
     by = sub.groupby("source")["value"].mean().sort_values(ascending=higher_is_better)
-    if by.empty:
+    if len(by) < 2:
         return "n/a"
     return f"{_num(by.iloc[0])} (`{by.index[0]}`) / {_num(by.iloc[-1])} (`{by.index[-1]}`)"
 

@@ -40,6 +40,8 @@ class TaskSpec:
         fixed_length: pad every clip to ``clip_seconds`` (False: keep shorter clips short).
         model: key of :data:`aelib.models.MODELS` built by :meth:`build_model`.
         description: one line for tables and the README.
+        voiceless_labels: classes whose clips have no speaker (kws ``_silence_``): left out of the
+            per-voice scores (:func:`aelib.evaluate.by_source`).
     """
 
     name: str
@@ -50,6 +52,7 @@ class TaskSpec:
     fixed_length: bool = True
     model: str = ""
     description: str = ""
+    voiceless_labels: tuple[str, ...] = ()
 
     # ---- labels ----------------------------------------------------------------------------
     def labels_from_manifest(self, rows: Sequence[dict], cfg: Any = None) -> list[str]:

@@ -12,5 +12,5 @@ class KWSSpec(TaskSpec):
 
 KWS = register(KWSSpec(
     name="kws", clip_seconds=1.0, interferer="noise", primary_metric="accuracy", higher_is_better=True,
-    model="kws", description="keyword spotting (accuracy)",
+    model="kws", description="keyword spotting (accuracy)", voiceless_labels=("_silence_",),
 ))
