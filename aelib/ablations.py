@@ -22,7 +22,7 @@ The default tasks are the two whose clean CA is strongest on the small preset (R
 weak, UAR 0.52, and asr's is not competent, so ablations there would measure little).
 
 Tables go to ``runs/ablations/`` (CSV and Markdown): ``paired`` and ``bands`` on the test grid (what
-each ingredient gives), ``validation`` (the best validation score of each arm's last phase: the only
+each ingredient gives), ``voices`` (the same per test voice), ``validation`` (the best validation score of each arm's last phase: the only
 table on which a choice between weightings may be made). They are rewritten only when every run
 behind them has its ``predictions.csv`` (a clone of the committed summaries has none, so there the
 committed tables are kept; ``--tables-only`` forces a rewrite).
@@ -144,6 +144,31 @@ def band_table(cells: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def voice_table(run_root: str | Path = "runs", base: str = "default",
+                names: Sequence[str] = tuple(ABLATIONS)) -> pd.DataFrame:
+    """Each arm's primary metric over the noisy grid per test voice (the runs' ``by_source``), mean over
+    seeds: whether a difference between arms comes from the voices the CA recognises or from those it
+    does not (where every arm is near chance)."""
+    from .results import collect_sources
+
+    frames, order = [], []
+    for study, paradigm, label in arms(run_root, base, names):
+        src = collect_sources(study) if study.exists() else pd.DataFrame()
+        if not src.empty:
+            frames.append(src[(src["paradigm"] == paradigm) & (src["condition"] == "noisy")].assign(arm=label))
+            order.append(label)
+    by = ["task", "kind", "source", "metric"]
+    if not frames:
+        return pd.DataFrame(columns=by)
+    src = pd.concat(frames, ignore_index=True)
+    t = src.pivot_table(index=by, columns="arm", values="value", aggfunc="mean")
+    out = t.reindex(columns=[a for a in order if a in t.columns]).reset_index()
+    out["seeds"] = out[by].merge(src.groupby(by)["seed"].nunique().reset_index(), on=by)["seed"]
+    order_tasks = {t: i for i, t in enumerate(TASKS)}
+    return out.sort_values(["task", "kind", "source"], key=lambda c: c.map(order_tasks) if c.name == "task" else c,
+                           ignore_index=True)
+
+
 def validation_table(run_root: str | Path = "runs", base: str = "default",
                      names: Sequence[str] = tuple(ABLATIONS)) -> pd.DataFrame:
     """The selection criterion for choosing between arms: the best validation score of each run's last
@@ -168,18 +193,18 @@ def validation_table(run_root: str | Path = "runs", base: str = "default",
 
 
 def write_ablation_tables(run_root: str | Path = "runs", out_dir: str | Path | None = None) -> dict[str, Path]:
-    """Paired tests (iterative vs each arm), the SNR-band table and the validation table, as CSV and Markdown."""
+    """Paired tests (iterative vs each arm), the SNR-band, per-voice and validation tables, as CSV and Markdown."""
     from .results import paired_vs_iterative, to_markdown
 
     cells, utts = combined(run_root)
     out = Path(out_dir or Path(run_root) / "ablations")
     out.mkdir(parents=True, exist_ok=True)
     tables = {"paired": paired_vs_iterative(cells, utts), "bands": band_table(cells),
-              "validation": validation_table(run_root)}
+              "voices": voice_table(run_root), "validation": validation_table(run_root)}
     written = {}
     for name, t in tables.items():
         t.to_csv(out / f"{name}.csv", index=False)
-        (out / f"{name}.md").write_text(to_markdown(t, index=False))
+        (out / f"{name}.md").write_text(to_markdown(t.astype(object).where(t.notna(), "–"), index=False))  # nan: no run
         written[name] = out / f"{name}.csv"
     return written
 

@@ -276,8 +276,9 @@ def collect_sources(study_dir: str | Path) -> pd.DataFrame:
 
 
 def by_source_table(src: pd.DataFrame) -> pd.DataFrame:
-    """Per task and test source (voice): the ``clean`` CA on clean audio (``clean_audio``) and every paradigm
-    over the noisy grid, mean ± CI over seeds; ``n_clips`` is the clean clips per seed.
+    """Per task and test voice (or family of voices, :func:`aelib.evaluate.by_source`): the ``clean`` CA on clean
+    audio (``clean_audio``) and every paradigm over the noisy grid, mean ± CI over seeds; ``n_clips`` is the
+    most clean clips of a seed.
 
     Which unseen voices a model generalises to is hidden by the pooled headline (see
     :func:`aelib.evaluate.by_source`)."""

@@ -221,8 +221,8 @@ def section(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.jso
                       f"![{task} vs SNR]({res}/{task}_vs_snr.png)", ""]
     for name, title in (("seen_vs_unseen", "Seen vs unseen noise types (mean over the SNR grid)"),
                         ("synthetic_vs_real", "Synthetic vs real recorded test speech"),
-                        ("by_source", "By test source: each unseen voice (asc: scene recording) on its own; "
-                         "`clean_audio` is the `clean` CA on clean audio, the paradigm columns the noisy-grid mean"),
+                        ("by_source", "By test voice: `clean_audio` is the `clean` CA on clean audio, the paradigm "
+                         "columns the noisy-grid mean (`espeak*`: the six unseen espeak voices together)"),
                         ("ae_quality", "AE quality on the noisy test grid (enhanced vs input)"),
                         ("paired_vs_iterative", "Paired tests: iterative minus each other paradigm"),
                         ("importance_summary", "Importance weights per round"),
@@ -235,6 +235,8 @@ def section(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.jso
     if (ablations / "bands.md").exists():
         parts += ["### Ablations at equal budgets (`python -m aelib.ablations`)", "",
                   "Primary metric by SNR band and noise split, mean over seeds:", "", _md(ablations / "bands.md"), "",
+                  *(["Primary metric over the noisy grid per test voice, mean over seeds (`espeak*`: the six unseen "
+                     "espeak voices):", "", _md(ablations / "voices.md"), ""] if (ablations / "voices.md").exists() else []),
                   "Paired tests, `iterative` (default ratio weights) minus each arm:", "", _md(ablations / "paired.md"), "",
                   "Validation (the best score of each arm's last phase; the only basis for choosing a weighting):", "",
                   _md(ablations / "validation.md"), ""]

@@ -161,3 +161,23 @@ def test_competence_names_the_worst_and_best_test_source(root):
     assert "0.200 (`slt`) / 0.800 (`espeak*`)" in row
     src = results.collect_sources(root / "default").assign(task="asr")
     assert rep._extremes(src, "asr", "synthetic", higher_is_better=False) == "0.800 (`espeak*`) / 0.200 (`slt`)"
+
+
+def test_ablation_voice_table_gives_each_arm_per_voice(root):
+    """Each arm's noisy-grid score per voice, from the runs' by_source; an arm without it is absent."""
+    arm = ablations.ABLATIONS["uniform"][2]
+    for study, paradigm, bonus in (("default", "iterative", 0.1), ("ablation-uniform", "iterative", 0.0)):
+        for seed in (0, 1, 2):
+            p = root / study / "kws" / paradigm / f"seed{seed}" / "metrics.json"
+            m = json.loads(p.read_text())
+            m["by_source"] = [{"kind": "synthetic", "source": s, "condition": c, "n": 20,
+                               "accuracy": v + bonus + 0.01 * seed + (0.3 if c == "clean" else 0.0)}
+                              for s, v in (("slt", 0.1), ("espeak*", 0.5)) for c in ("clean", "noisy")]
+            p.write_text(json.dumps(m))
+    t = ablations.voice_table(root).set_index("source")
+    assert list(t.columns[:3]) == ["task", "kind", "metric"] and "cascade" not in t  # no by_source: no column
+    assert t.loc["espeak*", "iterative"] == pytest.approx(0.61) and t.loc["slt", arm] == pytest.approx(0.11)
+    assert t.loc["slt", "seeds"] == 3
+    md = (root / "ablations" / "voices.md")
+    ablations.write_ablation_tables(root)
+    assert "| kws | synthetic | espeak* | accuracy |" in md.read_text()
