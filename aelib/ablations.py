@@ -22,8 +22,8 @@ The default tasks are the two whose clean CA is strongest on the small preset (R
 weak, UAR 0.52, and asr's is not competent, so ablations there would measure little).
 
 Tables go to ``runs/ablations/`` (CSV and Markdown): ``paired`` and ``bands`` on the test grid (what
-each ingredient gives), ``voices`` (the same per test voice), ``validation`` (the best validation score of each arm's last phase: the only
-table on which a choice between weightings may be made). They are rewritten only when every run
+each ingredient gives), ``voices`` (each arm per test voice), ``validation`` (the best validation score
+of each arm's last phase: the only table on which a choice between weightings may be made). They are rewritten only when every run
 behind them has its ``predictions.csv`` (a clone of the committed summaries has none, so there the
 committed tables are kept; ``--tables-only`` forces a rewrite).
 """
@@ -163,9 +163,9 @@ def voice_table(run_root: str | Path = "runs", base: str = "default",
     src = pd.concat(frames, ignore_index=True)
     t = src.pivot_table(index=by, columns="arm", values="value", aggfunc="mean")
     out = t.reindex(columns=[a for a in order if a in t.columns]).reset_index()
-    out["seeds"] = out[by].merge(src.groupby(by)["seed"].nunique().reset_index(), on=by)["seed"]
-    order_tasks = {t: i for i, t in enumerate(TASKS)}
-    return out.sort_values(["task", "kind", "source"], key=lambda c: c.map(order_tasks) if c.name == "task" else c,
+    out["seeds"] = out[by].merge(src.groupby(by)["seed"].nunique().reset_index(), on=by, how="left")["seed"]
+    rank = {task: i for i, task in enumerate(TASKS)}
+    return out.sort_values(["task", "kind", "source"], key=lambda c: c.map(rank) if c.name == "task" else c,
                            ignore_index=True)
 
 

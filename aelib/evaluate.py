@@ -196,8 +196,9 @@ def by_source(task: Any, labels: list[str], rows: list[dict[str, Any]]) -> list[
     unseen CMU speaker, six unseen espeak voices, one real speaker): a mean over them can hide that a model
     generalises to some unseen voices and not to others. Sources of a family with several members in
     ``rows`` are scored together (:func:`source_family`: the espeak voices), so that every seed's test
-    subset gives the same groups, with enough clips each. Noisy rows weigh every (SNR, noise split) cell alike. Clips without a speaker (``task.voiceless_labels``)
-    are left out, and so is a task whose interferer is speech (asc: its sources are scene recordings).
+    subset gives the same groups, with enough clips each. Noisy rows weigh every (SNR, noise split) cell
+    alike. Clips without a speaker (``task.voiceless_labels``) are left out, and so is a task whose
+    interferer is speech (asc: its sources are scene recordings).
     """
     if task.interferer == "speech":
         return []
