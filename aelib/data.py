@@ -7,6 +7,8 @@ from its :class:`aelib.mixing.MixRecord`.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +70,24 @@ def load_manifests(cfg: Config, task_name: str, interferer: str) -> tuple[list[d
     noise_file = "noise_asc.csv" if interferer == "speech" else "noise.csv"
     noise = read_manifest(root / noise_file, NOISE_COLUMNS)
     return rows, noise
+
+
+def corpus_fingerprint(cfg: Config, task: Any) -> str:
+    """12 hex digits naming the data a run of ``task`` sees in ``cfg.data_dir``: the bytes of its task and
+    noise manifests, and an embedded build's (size, seed, version), which can change audio without changing
+    a manifest. Recorded in ``params.json`` and part of a shared stage's key, so that a corpus rebuilt or
+    re-adapted differently in the same folder never silently mixes with runs and stages made on the old one."""
+    root = Path(cfg.data_dir)
+    h = hashlib.sha1()
+    for name in (f"{task.name}.csv", "noise_asc.csv" if task.interferer == "speech" else "noise.csv"):
+        path = root / name
+        h.update(path.read_bytes() if path.exists() else b"-")
+    try:
+        info = json.loads((root / "build_info.json").read_text())
+        h.update(json.dumps([info.get(k) for k in ("size", "seed", "version")]).encode())
+    except (OSError, ValueError):  # not an embedded build (an adapter's folder): the manifests say it all
+        pass
+    return h.hexdigest()[:12]
 
 
 def subset(rows: list[dict], n: int, seed: int) -> list[dict]:
@@ -216,6 +236,7 @@ class DataBundle:
     rows: dict[str, list[dict]]  # split -> task rows
     noise: dict[str, NoiseBank]  # noise split -> bank
     cfg: Config
+    fingerprint: str = ""  # corpus_fingerprint of the manifests read
 
     def train_set(self, clean_only: bool = False) -> MixtureDataset:
         return MixtureDataset(self.rows["train"], self.task, self.labels, self.cache,
@@ -303,4 +324,4 @@ def load_data(cfg: Config, task: Any) -> DataBundle:
     for s in ("train", "val", "test_seen"):
         if s not in noise:
             raise ManifestError(f"noise manifest in {cfg.data_dir} has no {s!r} files")
-    return DataBundle(task, labels, cache, by_split, noise, cfg)
+    return DataBundle(task, labels, cache, by_split, noise, cfg, corpus_fingerprint(cfg, task))

@@ -1,12 +1,12 @@
 """Run folders: create, execute, resume, and load back for use outside the notebooks.
 
-``runs/<study>/<task>/<paradigm>/seed<k>/`` holds ``params.json`` (resolved config, git commit,
-package versions), ``history.json``, ``checkpoints/`` (``checkpoint.th`` while training,
+``runs/<study>/<task>/<paradigm>/seed<k>/`` holds ``params.json`` (resolved config, corpus fingerprint,
+git commit, package versions), ``history.json``, ``checkpoints/`` (``checkpoint.th`` while training,
 ``best.th`` at the end), ``importance.json`` (iterative), ``predictions.csv`` (one row per test
 utterance and condition) and ``metrics.json`` (per-cell means and headline numbers), which is
 written last: its presence means the run is finished, and a finished run is skipped on re-run.
-All files are written atomically. A folder holding a run with different settings is never
-overwritten: that is an error.
+All files are written atomically. A folder holding a run with different settings, or an unfinished
+run started on another version of the corpus, is never overwritten: that is an error.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import os
 import platform
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -117,25 +118,40 @@ def settings_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(old) | set(new) if differs(k))
 
 
-def prepare_run_dir(cfg: Config) -> Path:
-    """Create the run folder and write params.json; refuse a folder made with other settings."""
+def prepare_run_dir(cfg: Config, data_fingerprint: str = "") -> Path:
+    """Create the run folder and write params.json; refuse a folder made with other settings, or started
+    on another version of the corpus (``data_fingerprint``, :func:`aelib.data.corpus_fingerprint`): resuming
+    it would train one model on two corpora."""
     run_dir = cfg.run_dir
     params = run_dir / "params.json"
     new = cfg.to_dict()
     if params.exists():
-        diff = settings_diff(json.loads(params.read_text())["config"], new)
+        old = json.loads(params.read_text())
+        diff = settings_diff(old["config"], new)
         if diff:
             raise RunExistsError(
                 f"{run_dir} holds a run with different settings ({diff}); use another study name "
                 "or delete the folder to start over.")
+        if data_changed(old, data_fingerprint):
+            raise RunExistsError(
+                f"{run_dir} holds a run started on another version of the corpus in {cfg.data_dir} (its manifests "
+                "changed since); use another study name or delete the folder to start over.")
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(params, {"config": new, "git_commit": git_commit(), "versions": versions()})
+    atomic_write_json(params, {"config": new, "data_fingerprint": data_fingerprint, "git_commit": git_commit(),
+                               "versions": versions()})
     return run_dir
+
+
+def data_changed(params: dict[str, Any], data_fingerprint: str) -> bool:
+    """Whether a run's params.json names another corpus fingerprint than ``data_fingerprint`` (a run made
+    before fingerprints were recorded, or an unknown current one, counts as unchanged)."""
+    old = params.get("data_fingerprint", "")
+    return bool(old and data_fingerprint and old != data_fingerprint)
 
 
 def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> dict[str, Any]:
     """Train and evaluate one (task, paradigm, seed) run, resuming if interrupted; returns metrics."""
-    from .data import load_data
+    from .data import corpus_fingerprint, load_data
     from .evaluate import by_source, evaluate, headline
     from .models import serialize
     from .paradigms import uses_ae
@@ -146,13 +162,16 @@ def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> 
 
     dist.init()
     run_dir = cfg.run_dir
+    task = get_task(cfg.task)
     if is_finished(run_dir) and not force_eval:
+        if data_changed(json.loads((run_dir / "params.json").read_text()), corpus_fingerprint(cfg, task)):
+            warnings.warn(f"{run_dir} was trained on another version of the corpus in {cfg.data_dir}: its results "
+                          "are kept as they are; delete the folder (or use another study) to train it anew", stacklevel=2)
         return json.loads((run_dir / "metrics.json").read_text())
     if dist.is_main():
-        prepare_run_dir(cfg)
+        prepare_run_dir(cfg, corpus_fingerprint(cfg, task))
     dist.barrier()
     seed_everything(cfg.seed)
-    task = get_task(cfg.task)
     data = load_data(cfg, task)
     ae = build_ae(cfg) if uses_ae(cfg.paradigm) else None
     ca = task.build_model(cfg, data.labels)

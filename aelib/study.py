@@ -2,7 +2,8 @@
 
 Each run is ``notebooks/01_train.ipynb`` executed by papermill into its own run folder
 (``runs/<study>/<task>/<paradigm>/seed<k>/train.ipynb``) with the run's settings as parameters.
-Finished runs (``metrics.json`` present, same settings) are skipped; unfinished ones are re-executed
+Finished runs (``metrics.json`` present, same settings) are skipped (reported ``stale`` when the corpus
+in their data_dir has changed since: kept, never retrained silently); unfinished ones are re-executed
 and the trainer resumes from its checkpoint; a failing run is reported at the end and the others go
 on (its executed notebook, with the error, stays in the run folder). Runs of the same task and seed
 are queued so that the shared stages (``ca_clean`` from ``clean``, ``ae_pretrain`` from
@@ -120,7 +121,9 @@ def ensure_corpus(preset: str, data_dir: str = "", tasks: Sequence[str] = TASKS,
 
 
 # ---- one run -----------------------------------------------------------------------------------
-OK_STATUSES = ("done", "skipped")  # a run that has its metrics (made now, or found finished)
+# a run that has its metrics (made now, or found finished; "stale": found finished, but on another version of
+# the corpus than the one in data_dir now: its results are kept and reported, never silently retrained)
+OK_STATUSES = ("done", "skipped", "stale")
 
 
 @dataclass
@@ -129,7 +132,7 @@ class RunOutcome:
     paradigm: str
     seed: int
     run_dir: str
-    status: str  # done | skipped | failed | conflict | invalid ("" while queued)
+    status: str  # done | skipped | stale | failed | conflict | invalid ("" while queued)
     seconds: float = 0.0
     error: str = ""
 
@@ -155,6 +158,16 @@ def settings_diff(run_dir: Path, cfg: Config) -> list[str]:
     if not params.exists():
         return []
     return diff(json.loads(params.read_text())["config"], cfg.to_dict())
+
+
+def data_changed(cfg: Config) -> bool:
+    """Whether the run folder's params.json names another corpus than ``cfg.data_dir`` holds now."""
+    from .data import corpus_fingerprint
+    from .runs import data_changed as changed
+    from .tasks import get_task
+
+    params = cfg.run_dir / "params.json"
+    return params.exists() and changed(json.loads(params.read_text()), corpus_fingerprint(cfg, get_task(cfg.task)))
 
 
 def notebook_error(path: str | Path) -> str:
@@ -263,9 +276,15 @@ class StudyReport:
         return not self.failed and self.results_status != "failed"
 
     def summary(self) -> str:
-        counts = {s: sum(r.status == s for r in self.runs) for s in ("done", "skipped", "failed", "conflict", "invalid")}
+        counts = {s: sum(r.status == s for r in self.runs)
+                  for s in ("done", "skipped", "stale", "failed", "conflict", "invalid")}
         lines = [f"study {self.study_dir}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
                  + f" in {self.wall_seconds:.0f} s; results and demo notebooks {self.results_status}"]
+        stale = [r for r in self.runs if r.status == "stale"]
+        if stale:
+            lines.append(f"  STALE {len(stale)} finished run(s) were trained on another version of the corpus than the "
+                         f"one in their data_dir now (e.g. {stale[0].run_dir}): their results are kept; delete them, "
+                         "or use another --study, to train them on this one")
         for r in self.failed:
             lines.append(f"  FAILED {r.task}/{r.paradigm}/seed{r.seed} ({r.status}): {r.error}")
             lines.append(f"         {r.notebook if r.status == 'failed' else r.run_dir}")
@@ -394,12 +413,14 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
             report.runs.append(outcome)
             continue
         finished = (cfg.run_dir / "metrics.json").exists()
-        if diff:
+        changed = data_changed(cfg)
+        if diff or (changed and not finished):
             outcome.status = "conflict"
-            outcome.error = (f"the {'finished' if finished else 'unfinished'} run there has other settings "
-                             f"({', '.join(diff)}); use another --study or delete the folder")
+            what = f"other settings ({', '.join(diff)})" if diff else "another version of the corpus"
+            outcome.error = (f"the {'finished' if finished else 'unfinished'} run there has {what}; "
+                             "use another --study or delete the folder")
         elif finished:
-            outcome.status = "skipped"
+            outcome.status = "stale" if changed else "skipped"
         else:
             params.update(threads=threads, progress=progress)
             jobs.append({"key": len(report.runs), "input": str(train_notebook), "parameters": params,

@@ -63,9 +63,11 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
-def shared_key(cfg: Config, phase: Phase) -> str:
+def shared_key(cfg: Config, phase: Phase, data: str = "") -> str:
     """Hash of what a shared phase depends on: ``SHARED_KEYS``, plus any other setting (one not listed in
-    ``NOT_SHARED_KEYS``, e.g. a knob added later) that is off its default, so old keys stay valid."""
+    ``NOT_SHARED_KEYS``, e.g. a knob added later) that is off its default, so old keys stay valid; and
+    ``data``, the corpus fingerprint (:func:`aelib.data.corpus_fingerprint`), so that a stage made on one
+    version of a corpus is never loaded by a run on another."""
     d = cfg.to_dict()
     defaults = Config(task=cfg.task).to_dict()
     keys = {k: d[k] for k in SHARED_KEYS}
@@ -73,6 +75,8 @@ def shared_key(cfg: Config, phase: Phase) -> str:
                  if k not in SHARED_KEYS and k not in NOT_SHARED_KEYS and v != defaults[k]})
     keys["epochs"] = phase.epochs
     keys["phase"] = phase.name
+    if data:
+        keys["data"] = data
     return settings_hash(keys)
 
 
@@ -226,7 +230,7 @@ class Trainer:
     def _run_shared(self, pi: int) -> None:
         """Load a shared phase's result if another paradigm already made it; else make and store it."""
         phase = self.phases[pi]
-        path = self.shared_dir / f"{phase.name}-{shared_key(self.cfg, phase)}.th"
+        path = self.shared_dir / f"{phase.name}-{shared_key(self.cfg, phase, self.data.fingerprint)}.th"
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path.with_suffix(".lock"), "w") as lock:
             if dist.is_main():

@@ -28,3 +28,28 @@ def test_item_matches_its_record_under_speed_perturbation(fake_root):
                                                                        pytest.approx(item["snr"]))
             noisy, _ = mix(ds.clean(i), data.cache(rec.noise_path), rec.snr_db, rec.noise_offset, sr=cfg.sample_rate)
             np.testing.assert_array_equal(noisy, item["noisy"].numpy())
+
+
+def test_corpus_fingerprint_follows_the_manifests_and_the_builder_version(tmp_path):
+    """It names what a run reads: its task and noise manifests, and an embedded build's (size, seed, version);
+    other tasks' manifests and the build's timings do not move it."""
+    import json
+
+    from aelib.data import corpus_fingerprint
+
+    for name in ("kws.csv", "noise.csv", "noise_asc.csv", "asc.csv"):
+        (tmp_path / name).write_text(f"{name}\n")
+    cfg = make_config("smoke", task="kws", data_dir=str(tmp_path))
+    kws, asc = get_task("kws"), get_task("asc")
+    bare = corpus_fingerprint(cfg, kws)  # an adapter's folder: no build_info.json
+    info = {"size": "small", "seed": 0, "version": 2, "timings_s": {"kws": 1.0}}
+    (tmp_path / "build_info.json").write_text(json.dumps(info))
+    built = corpus_fingerprint(cfg, kws)
+    (tmp_path / "build_info.json").write_text(json.dumps({**info, "timings_s": {"kws": 9.0}}))
+    (tmp_path / "asc.csv").write_text("changed\n")
+    assert corpus_fingerprint(cfg, kws) == built != bare
+    (tmp_path / "build_info.json").write_text(json.dumps({**info, "version": 3}))
+    assert corpus_fingerprint(cfg, kws) != built
+    before = corpus_fingerprint(cfg, asc)
+    (tmp_path / "noise_asc.csv").write_text("changed\n")  # asc's interferers are speech: noise_asc.csv
+    assert corpus_fingerprint(cfg, asc) != before

@@ -125,3 +125,32 @@ def test_settings_diff_tolerates_a_new_knob_at_its_default():
     assert settings_diff(old, {**new, "gate_nonstationary": default}) == []
     assert settings_diff(old, {**new, "gate_nonstationary": not default}) == ["gate_nonstationary"]
     assert settings_diff(new, {**new, "lr": new["lr"] * 2}) == ["lr"]
+
+
+def test_a_changed_corpus_is_never_mixed_into_a_run(tmp_path):
+    """The corpus fingerprint in params.json: a finished run on a changed corpus warns (results kept), an
+    unfinished one refuses to resume, and a shared stage is not loaded across corpora."""
+    from aelib.data import corpus_fingerprint
+    from aelib.tasks import get_task
+
+    root = make_fake_corpus(tmp_path / "fake")
+    cfg = make_config("smoke", task="kws", paradigm="cascade", data_dir=str(root), run_root=str(tmp_path / "runs"),
+                      test_snrs=(0.0,), eval_pesq=False)
+    before = corpus_fingerprint(cfg, get_task("kws"))
+    execute(cfg, progress=False)
+    params = json.loads((cfg.run_dir / "params.json").read_text())
+    assert params["data_fingerprint"] == before
+    shared = sorted(p.name for p in (tmp_path / "runs" / "_shared" / "kws" / "seed0").glob("*.th"))
+    manifest = root / "kws.csv"
+    manifest.write_text(manifest.read_text() + manifest.read_text().splitlines()[-1] + "\n")  # one row more
+    assert corpus_fingerprint(cfg, get_task("kws")) != before
+    with pytest.warns(UserWarning, match="another version of the corpus"):
+        execute(cfg, progress=False)  # finished: kept, with a warning
+    (cfg.run_dir / "metrics.json").unlink()
+    with pytest.raises(RunExistsError, match="another version of the corpus"):
+        execute(cfg, progress=False)  # unfinished: resuming would train on two corpora
+    other = make_config("smoke", task="kws", paradigm="iterative", data_dir=str(root), run_root=str(tmp_path / "runs"),
+                        test_snrs=(0.0,), eval_pesq=False)
+    execute(other, progress=False)  # its AE pre-training is not the stage cascade made on the old corpus
+    now = sorted(p.name for p in (tmp_path / "runs" / "_shared" / "kws" / "seed0").glob("*.th"))
+    assert set(shared) < set(now) and len([n for n in now if n.startswith("ae_pretrain")]) == 2

@@ -197,3 +197,17 @@ def test_a_clone_of_committed_summaries_trains_nothing_and_keeps_its_tables(smok
                  "--data-dir", str(data), "--run-root", str(clone), "--set", "test_snrs=[0.0]", "--quiet"])
     assert rc == 0 and (clone / "t" / "study_info.json").read_text() == info_before  # nothing executed
     assert (clone / "t" / "results" / "by_snr_kws.md").read_text() == before
+
+
+def test_a_finished_run_on_a_changed_corpus_is_reported_stale(smoke, capsys, monkeypatch):
+    """Its results are kept and counted, and the summary says what to do; nothing is retrained."""
+    import aelib.data
+
+    _, tmp, data = smoke
+    monkeypatch.setattr(aelib.data, "corpus_fingerprint", lambda cfg, task: "another-corpus")
+    rc = S.main(["--preset", "smoke", "--study", "t", "--tasks", "kws", "--paradigms", "clean", "--seeds", "0",
+                 "--data-dir", str(data), "--run-root", str(tmp / "runs"), "--set", "test_snrs=[0.0]",
+                 "--quiet", "--results", "never"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "1 stale" in out and "STALE 1 finished run(s)" in out and "kws/clean/seed0" in out
