@@ -23,9 +23,9 @@ weak, UAR 0.52, and asr's is not competent, so ablations there would measure lit
 
 Tables go to ``runs/ablations/`` (CSV and Markdown): ``paired`` and ``bands`` on the test grid (what
 each ingredient gives), ``voices`` (each arm per test voice), ``validation`` (the best validation score
-of each arm's last phase: the only table on which a choice between weightings may be made). They are rewritten only when every run
-behind them has its ``predictions.csv`` (a clone of the committed summaries has none, so there the
-committed tables are kept; ``--tables-only`` forces a rewrite).
+of each arm's last phase: the only table on which a choice between weightings may be made). They are
+rewritten only when every run behind them has its ``predictions.csv`` (a clone of the committed
+summaries has none, so there the committed tables are kept; ``--tables-only`` forces a rewrite).
 """
 from __future__ import annotations
 
@@ -204,7 +204,8 @@ def write_ablation_tables(run_root: str | Path = "runs", out_dir: str | Path | N
     written = {}
     for name, t in tables.items():
         t.to_csv(out / f"{name}.csv", index=False)
-        (out / f"{name}.md").write_text(to_markdown(t.astype(object).where(t.notna(), "–"), index=False))  # nan: no run
+        shown = t.astype(object).where(t.notna(), "–")  # nan: that arm has no run of that task
+        (out / f"{name}.md").write_text(to_markdown(shown, index=False))
         written[name] = out / f"{name}.csv"
     return written
 

@@ -149,6 +149,16 @@ def data_changed(params: dict[str, Any], data_fingerprint: str) -> bool:
     return bool(old and data_fingerprint and old != data_fingerprint)
 
 
+def corpus_changed(cfg: Config) -> bool:
+    """Whether the run folder's params.json names another corpus than ``cfg.data_dir`` holds now (the check of
+    a finished run, here for :func:`execute` and for the study runner alike)."""
+    from .data import corpus_fingerprint
+    from .tasks import get_task
+
+    params = cfg.run_dir / "params.json"
+    return params.exists() and data_changed(json.loads(params.read_text()), corpus_fingerprint(cfg, get_task(cfg.task)))
+
+
 def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> dict[str, Any]:
     """Train and evaluate one (task, paradigm, seed) run, resuming if interrupted; returns metrics."""
     from .data import corpus_fingerprint, load_data
@@ -164,9 +174,10 @@ def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> 
     run_dir = cfg.run_dir
     task = get_task(cfg.task)
     if is_finished(run_dir) and not force_eval:
-        if data_changed(json.loads((run_dir / "params.json").read_text()), corpus_fingerprint(cfg, task)):
+        if corpus_changed(cfg):
             warnings.warn(f"{run_dir} was trained on another version of the corpus in {cfg.data_dir}: its results "
-                          "are kept as they are; delete the folder (or use another study) to train it anew", stacklevel=2)
+                          "are kept as they are; delete the folder (or use another study) to train it anew",
+                          stacklevel=2)
         return json.loads((run_dir / "metrics.json").read_text())
     if dist.is_main():
         prepare_run_dir(cfg, corpus_fingerprint(cfg, task))

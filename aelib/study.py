@@ -160,16 +160,6 @@ def settings_diff(run_dir: Path, cfg: Config) -> list[str]:
     return diff(json.loads(params.read_text())["config"], cfg.to_dict())
 
 
-def data_changed(cfg: Config) -> bool:
-    """Whether the run folder's params.json names another corpus than ``cfg.data_dir`` holds now."""
-    from .data import corpus_fingerprint
-    from .runs import data_changed as changed
-    from .tasks import get_task
-
-    params = cfg.run_dir / "params.json"
-    return params.exists() and changed(json.loads(params.read_text()), corpus_fingerprint(cfg, get_task(cfg.task)))
-
-
 def notebook_error(path: str | Path) -> str:
     """``ename: evalue`` of the first error output in an executed notebook ("" when none)."""
     try:
@@ -398,6 +388,8 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
             "threads_per_worker": threads, "data_dir": str(root), "overrides": overrides, "status": "running",
             "started": started, "invocations": [*history, invocation]}
 
+    from .runs import corpus_changed
+
     report = StudyReport(str(study_dir))
     jobs: list[dict[str, Any]] = []
     for task, paradigm, seed in jobs_grid:
@@ -413,7 +405,7 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
             report.runs.append(outcome)
             continue
         finished = (cfg.run_dir / "metrics.json").exists()
-        changed = data_changed(cfg)
+        changed = corpus_changed(cfg)  # the corpus in data_dir is not the one the run folder was made on
         if diff or (changed and not finished):
             outcome.status = "conflict"
             what = f"other settings ({', '.join(diff)})" if diff else "another version of the corpus"
