@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aelib.losses import AE_LOSSES, ae_loss, ce_loss, ctc_loss, neg_sisdr, spectral_mse, wsdr_loss
+from aelib.losses import AE_LOSSES, ae_loss, bag_of_units_loss, ce_loss, ctc_loss, neg_sisdr, spectral_mse, wsdr_loss
 
 
 def _signals(b=4, t=4000, seed=0):
@@ -139,3 +139,44 @@ def test_ctc_loss_infeasible_is_zero_not_inf():
     targets = torch.tensor([[1, 2, 3, 4, 5], [1, 0, 0, 0, 0]])
     v = ctc_loss(log_probs, torch.tensor([3, 3]), targets, torch.tensor([5, 1]))
     assert torch.isfinite(v).all() and v[0] == 0 and v[1] > 0
+
+
+def _peaked(frames: int, vocab: int, emit: dict[int, int], n_valid: int | None = None) -> torch.Tensor:
+    """log-probs [1, frames, vocab]: blank everywhere except frame -> unit in ``emit`` (probability ~1)."""
+    logits = torch.full((1, frames, vocab), -20.0)
+    logits[0, :, 0] = 0.0
+    for t, u in emit.items():
+        logits[0, t] = -20.0
+        logits[0, t, u] = 0.0
+    return logits.log_softmax(-1)
+
+
+def test_bag_of_units_loss_small_when_exactly_the_transcript_units_fire():
+    target, tgt_len = torch.tensor([[1, 3, 0]]), torch.tensor([2])
+    out_len = torch.tensor([6])
+    right = bag_of_units_loss(_peaked(6, 5, {1: 1, 4: 3}), out_len, target, tgt_len)
+    missing = bag_of_units_loss(_peaked(6, 5, {1: 1}), out_len, target, tgt_len)  # unit 3 never fires
+    extra = bag_of_units_loss(_peaked(6, 5, {1: 1, 2: 2, 4: 3}), out_len, target, tgt_len)  # unit 2 is not said
+    assert right.shape == (1,) and right.item() < 1e-3
+    assert missing.item() > 5 and extra.item() > 5  # each error costs about log(1/P) of one unit, / 2 symbols
+    # padding (a target 0 beyond the length) is not read as "blank is present", and the blank is never scored
+    assert torch.allclose(right, bag_of_units_loss(_peaked(6, 5, {1: 1, 4: 3}), out_len, torch.tensor([[1, 3]]),
+                                                   tgt_len))
+
+
+def test_bag_of_units_loss_ignores_frames_past_the_output_length():
+    target, tgt_len = torch.tensor([[2]]), torch.tensor([1])
+    fires_late = _peaked(8, 4, {6: 2})
+    assert bag_of_units_loss(fires_late, torch.tensor([8]), target, tgt_len).item() < 1e-3
+    assert bag_of_units_loss(fires_late, torch.tensor([5]), target, tgt_len).item() > 5  # frame 6 is padding
+
+
+def test_bag_of_units_loss_gives_gradient_where_ctc_is_flat():
+    """An all-blank model: CTC's gradient is spread over every alignment; the bag term pushes the word up."""
+    logits = torch.zeros(1, 10, 6)
+    logits[0, :, 0] = 5.0
+    logits.requires_grad_()
+    bag_of_units_loss(logits.log_softmax(-1), torch.tensor([10]), torch.tensor([[4]]), torch.tensor([1])).backward()
+    g = logits.grad[0]
+    assert (g[:, 4] <= 0).all() and g[:, 4].sum() < -0.5  # raising unit 4's logit lowers the loss (ties share it)
+    assert (g[:, [1, 2, 3, 5]] >= 0).all()  # absent units are pushed down

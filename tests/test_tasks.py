@@ -116,6 +116,22 @@ def test_build_forward_loss_decode(name):
     assert t.primary_metric in scores
 
 
+def test_asr_loss_adds_the_weighted_bag_of_units_term():
+    from aelib.losses import bag_of_units_loss, ctc_loss
+
+    t = get_task("asr")
+    labels = t.labels_from_manifest([{"label": "yes no up", "split": "train"}], make_config("smoke", asr_units="word"))
+    log_probs = torch.randn(2, 12, len(labels), generator=torch.Generator().manual_seed(0)).log_softmax(-1)
+    out = (log_probs, torch.tensor([12, 9]))
+    batch = t.collate_targets([t.encode("yes no", labels), t.encode("up", labels)])
+    args = (log_probs, out[1], batch["target"], batch["target_length"])
+    assert torch.allclose(t.loss(out, batch), ctc_loss(*args))  # no cfg: CTC alone, as the paper
+    assert torch.allclose(t.loss(out, batch, make_config("smoke", asr_bag_weight=0.0)), ctc_loss(*args))
+    both = t.loss(out, batch, make_config("smoke", asr_bag_weight=0.5))
+    assert torch.allclose(both, ctc_loss(*args) + 0.5 * bag_of_units_loss(*args))
+    assert make_config("small", task="asr").asr_bag_weight > 0  # the default study uses it
+
+
 def test_scores_and_per_sample():
     kws, asr, ser, asc = (get_task(n) for n in ("kws", "asr", "ser", "asc"))
     labels = ["a", "b"]

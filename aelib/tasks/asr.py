@@ -12,6 +12,9 @@ Output units (``Config.asr_units``):
   Words never seen in training are dropped from targets (and cannot be predicted).
 
 Transcripts are normalised by :func:`aelib.metrics.normalize_text` in both cases.
+
+The training loss is CTC, optionally plus a weighted bag-of-units term (``Config.asr_bag_weight``,
+:func:`aelib.losses.bag_of_units_loss`) that gets whole-word CTC off its plateau sooner.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import torch
 from torch import nn
 
 from .. import metrics
-from ..losses import ctc_loss
+from ..losses import bag_of_units_loss, ctc_loss
 from .base import TaskSpec, register
 
 BLANK = "<blank>"
@@ -62,11 +65,16 @@ class ASRSpec(TaskSpec):
         return ASRNet(len(labels), width=cfg.ca_width, n_mels=cfg.n_mels, rnn_dim=cfg.asr_rnn_dim,
                       n_rnn=cfg.asr_rnn_layers, time_stride=cfg.asr_time_stride, sample_rate=cfg.sample_rate)
 
-    def loss(self, output: Any, batch: dict[str, Any]) -> torch.Tensor:
-        """CTC per utterance, normalised by the transcript length (see :func:`aelib.losses.ctc_loss`)."""
+    def loss(self, output: Any, batch: dict[str, Any], cfg: Any = None) -> torch.Tensor:
+        """CTC per utterance, normalised by the transcript length (see :func:`aelib.losses.ctc_loss`), plus
+        ``cfg.asr_bag_weight`` times the bag-of-units loss (:func:`aelib.losses.bag_of_units_loss`)."""
         log_probs, out_lengths = output
-        return ctc_loss(log_probs, out_lengths, batch["target"].to(log_probs.device),
-                        batch["target_length"].to(log_probs.device))
+        target, target_length = batch["target"].to(log_probs.device), batch["target_length"].to(log_probs.device)
+        loss = ctc_loss(log_probs, out_lengths, target, target_length)
+        weight = getattr(cfg, "asr_bag_weight", 0.0)
+        if weight > 0:
+            loss = loss + weight * bag_of_units_loss(log_probs, out_lengths, target, target_length)
+        return loss
 
     def collate_targets(self, targets: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
         """``{"target": [B, Lmax] padded with 0, "target_length": [B]}``."""

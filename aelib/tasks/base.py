@@ -84,8 +84,8 @@ class TaskSpec:
         return model(wave, lengths)
 
     # ---- training --------------------------------------------------------------------------
-    def loss(self, output: Any, batch: dict[str, Any]) -> torch.Tensor:
-        """Per-sample loss [B] (cross-entropy)."""
+    def loss(self, output: Any, batch: dict[str, Any], cfg: Any = None) -> torch.Tensor:
+        """Per-sample loss [B] (cross-entropy); ``cfg`` (a Config) for tasks whose loss has options."""
         return ce_loss(output, batch["target"].to(output.device))
 
     def collate_targets(self, targets: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
