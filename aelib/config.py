@@ -61,7 +61,7 @@ class Config:
     asr_time_stride: int = 2  # ASR output frames of 10 ms x stride: 2 for characters, 4 is enough for words
     asr_rnn_dim: int = 128  # ASR BiGRU hidden size per direction
     asr_rnn_layers: int = 2  # ASR BiGRU layers
-    asr_bag_weight: float = 0.0  # ASR: weight of the auxiliary bag-of-units loss added to CTC (0 = CTC alone, as the paper)
+    asr_bag_weight: float = 0.0  # ASR: weight of the bag-of-units loss added to CTC (0: CTC alone, as the paper)
 
     # --- optimisation -------------------------------------------------------------------------
     batch_size: int = 32

@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aelib.losses import AE_LOSSES, ae_loss, bag_of_units_loss, ce_loss, ctc_loss, neg_sisdr, spectral_mse, wsdr_loss
+from aelib.losses import (AE_LOSSES, ae_loss, bag_of_units_loss, ce_loss, ctc_loss, neg_sisdr, spectral_mse,
+                          wsdr_loss)
 
 
 def _signals(b=4, t=4000, seed=0):
@@ -141,7 +142,7 @@ def test_ctc_loss_infeasible_is_zero_not_inf():
     assert torch.isfinite(v).all() and v[0] == 0 and v[1] > 0
 
 
-def _peaked(frames: int, vocab: int, emit: dict[int, int], n_valid: int | None = None) -> torch.Tensor:
+def _peaked(frames: int, vocab: int, emit: dict[int, int]) -> torch.Tensor:
     """log-probs [1, frames, vocab]: blank everywhere except frame -> unit in ``emit`` (probability ~1)."""
     logits = torch.full((1, frames, vocab), -20.0)
     logits[0, :, 0] = 0.0
