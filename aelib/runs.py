@@ -161,7 +161,7 @@ def corpus_changed(cfg: Config) -> bool:
 
 def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> dict[str, Any]:
     """Train and evaluate one (task, paradigm, seed) run, resuming if interrupted; returns metrics."""
-    from .data import corpus_fingerprint, load_data
+    from .data import load_data
     from .evaluate import by_source, evaluate, headline
     from .models import serialize
     from .paradigms import uses_ae
@@ -179,11 +179,11 @@ def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> 
                           "are kept as they are; delete the folder (or use another study) to train it anew",
                           stacklevel=2)
         return json.loads((run_dir / "metrics.json").read_text())
-    if dist.is_main():
-        prepare_run_dir(cfg, corpus_fingerprint(cfg, task))
-    dist.barrier()
     seed_everything(cfg.seed)
-    data = load_data(cfg, task)
+    data = load_data(cfg, task)  # first: a bad manifest fails before a run folder exists
+    if dist.is_main():
+        prepare_run_dir(cfg, data.fingerprint)
+    dist.barrier()
     ae = build_ae(cfg) if uses_ae(cfg.paradigm) else None
     ca = task.build_model(cfg, data.labels)
     trainer = Trainer(cfg, data, ae, ca, run_dir, progress=progress)
