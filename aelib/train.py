@@ -85,6 +85,17 @@ def settings_hash(settings: dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def lr_factor(schedule: str, progress: float) -> float:
+    """The learning rate's multiplier at ``progress`` (0 at a phase's first step, -> 1 at its end):
+    ``constant`` 1; ``cosine`` half a cosine from 1 to 0, which lets the last epochs settle instead of
+    swinging (SGDR without restarts, Loshchilov & Hutter 2017)."""
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    raise ValueError(f"unknown lr schedule {schedule!r}")
+
+
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
@@ -119,9 +130,20 @@ class Trainer:
                 m.load_state_dict(state[k])
 
     def optimizer(self, phase: Phase) -> torch.optim.Optimizer:
-        groups = [{"params": list(self.models()[k].parameters()),
-                   "lr": self.cfg.ae_lr if k == "ae" and self.cfg.ae_lr > 0 else self.cfg.lr} for k in phase.trains]
+        groups = [{"params": list(self.models()[k].parameters()), "lr": self.base_lr(k)} for k in phase.trains]
         return torch.optim.Adam(groups, weight_decay=self.cfg.weight_decay)
+
+    def base_lr(self, model: str) -> float:
+        return self.cfg.ae_lr if model == "ae" and self.cfg.ae_lr > 0 else self.cfg.lr
+
+    def schedule(self, phase: Phase, opt: torch.optim.Optimizer, progress: float) -> None:
+        """Set the CA's lr for ``progress`` in [0, 1) of the phase: a pure function of it, so a resumed
+        run continues the same curve (the optimizer's groups follow ``phase.trains``)."""
+        if self.cfg.ca_lr_schedule == "constant":
+            return
+        for k, g in zip(phase.trains, opt.param_groups):
+            if k == "ca":
+                g["lr"] = self.base_lr(k) * lr_factor(self.cfg.ca_lr_schedule, progress)
 
     def _save_checkpoint(self, pi: int, epoch: int, opt, best_state, best_score) -> None:
         if not dist.is_main():
@@ -151,7 +173,9 @@ class Trainer:
         loader = self.data.loader(ds, shuffle=True, epoch=epoch + 1000 * self.phases.index(phase))
         total, n, weights = 0.0, 0, []
         bar = tqdm(loader, desc=f"{phase.name} {epoch + 1}/{phase.epochs}", leave=False, disable=not self.progress)
+        n_steps = len(loader)
         for step, batch in enumerate(bar):
+            self.schedule(phase, opt, (epoch * n_steps + step) / (phase.epochs * n_steps))
             batch = to_device(batch, self.device)
             with self.autocast():
                 loss, info = step_loss(phase, batch, self.ae, self.ca, self.task, self.cfg)

@@ -32,8 +32,9 @@ def _state(tr):
     return {f"{k}.{n}": v.clone() for k, m in tr.models().items() for n, v in m.state_dict().items()}
 
 
-def test_resume_matches_uninterrupted(fake_root, tmp_path, monkeypatch):
-    ref = _trainer(fake_root, tmp_path / "a")
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_resume_matches_uninterrupted(fake_root, tmp_path, monkeypatch, schedule):
+    ref = _trainer(fake_root, tmp_path / "a", ca_lr_schedule=schedule)
     ref.fit()
     calls = {"n": 0}
     orig = Trainer.train_epoch
@@ -46,15 +47,53 @@ def test_resume_matches_uninterrupted(fake_root, tmp_path, monkeypatch):
 
     monkeypatch.setattr(Trainer, "train_epoch", crashing)
     with pytest.raises(KeyboardInterrupt):
-        _trainer(fake_root, tmp_path / "b").fit()
+        _trainer(fake_root, tmp_path / "b", ca_lr_schedule=schedule).fit()
     monkeypatch.setattr(Trainer, "train_epoch", orig)
-    resumed = _trainer(fake_root, tmp_path / "b")
+    resumed = _trainer(fake_root, tmp_path / "b", ca_lr_schedule=schedule)
     resumed.fit()
     a, b = _state(ref), _state(resumed)
     for k in a:
         assert torch.allclose(a[k].float(), b[k].float(), atol=1e-6), k
     hist = json.loads((resumed.run_dir / "history.json").read_text())
     assert [h["phase"] for h in hist] == [h["phase"] for h in ref.history]
+
+
+def test_lr_factor():
+    assert train_mod.lr_factor("constant", 0.7) == 1.0
+    assert train_mod.lr_factor("cosine", 0.0) == 1.0
+    assert train_mod.lr_factor("cosine", 0.5) == pytest.approx(0.5)
+    assert train_mod.lr_factor("cosine", 0.99) < 0.001
+    with pytest.raises(ValueError, match="unknown lr schedule"):
+        train_mod.lr_factor("step", 0.5)
+    with pytest.raises(ValueError, match="ca_lr_schedule"):
+        make_config("smoke", ca_lr_schedule="step")
+
+
+def test_cosine_schedule_anneals_the_ca_only(fake_root, tmp_path, monkeypatch):
+    """In a joint phase the CA's lr follows the cosine within the phase while the AE's stays constant."""
+    tr = _trainer(fake_root, tmp_path, paradigm="joint", ca_lr_schedule="cosine", lr=1e-3, ae_lr=4e-4)
+    seen = []
+    orig = train_mod.step_loss
+
+    def spy(phase, *a, **k):
+        if phase.step == "joint":
+            seen.append([g["lr"] for g in opt_ref["opt"].param_groups])
+        return orig(phase, *a, **k)
+
+    opt_ref = {}
+    orig_opt = Trainer.optimizer
+
+    def keep(self, phase):
+        opt_ref["opt"] = orig_opt(self, phase)
+        return opt_ref["opt"]
+
+    monkeypatch.setattr(Trainer, "optimizer", keep)
+    monkeypatch.setattr(train_mod, "step_loss", spy)
+    tr.fit()
+    ae_lrs, ca_lrs = zip(*seen)  # joint trains ("ae", "ca"), in that order
+    assert set(ae_lrs) == {4e-4}
+    assert ca_lrs[0] == pytest.approx(1e-3) and list(ca_lrs) == sorted(ca_lrs, reverse=True)
+    assert ca_lrs[-1] < 0.5e-3
 
 
 def test_non_finite_loss_stops_and_keeps_checkpoint(fake_root, tmp_path, monkeypatch):
