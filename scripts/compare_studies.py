@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import pandas as pd
 
@@ -46,10 +47,13 @@ def run_seconds(info_path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["task", "paradigm", "seed", "seconds"])
 
 
-def timing_table(reference_info: Path, rerun_info: Path) -> pd.DataFrame:
-    """Summed notebook wall seconds per paradigm over the (task, paradigm, seed) runs both made, and a total."""
+def timing_table(reference_info: Path, rerun_info: Path, tasks: Sequence[str] | None = None) -> pd.DataFrame:
+    """Summed notebook wall seconds per paradigm over the (task, paradigm, seed) runs both made (of ``tasks``
+    only, when given: a task whose settings changed is not the same computation), and a total."""
     both = run_seconds(reference_info).merge(run_seconds(rerun_info), on=["task", "paradigm", "seed"],
                                              suffixes=("_reference", "_rerun"))
+    if tasks:
+        both = both[both["task"].isin(tasks)]
     out = both.groupby("paradigm", as_index=False)[["seconds_reference", "seconds_rerun"]].sum()
     out = pd.concat([out, pd.DataFrame([{"paradigm": "total", "seconds_reference": both["seconds_reference"].sum(),
                                          "seconds_rerun": both["seconds_rerun"].sum()}])], ignore_index=True)
@@ -85,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{to_markdown(table, digits=4, index=False)}\n")
     if a.timing:
         ref_info = Path(a.timing_reference or Path(a.reference) / "study_info.json")
-        times = timing_table(ref_info, Path(a.rerun) / "study_info.json")
+        times = timing_table(ref_info, Path(a.rerun) / "study_info.json", a.tasks)
         text += (f"\nNotebook wall seconds of the same runs, summed per paradigm (reference times from "
                  f"`{ref_info}`):\n\n{to_markdown(times, digits=1, index=False)}\n")
     print(text)

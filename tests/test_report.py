@@ -146,6 +146,10 @@ def test_compare_studies_timing_table(tmp_path):
     assert t.loc["clean", "seconds_reference"] == 100 and t.loc["clean", "runs"] == 1  # seed 1 only in the reference
     assert t.loc["joint", "change"] == "-25.0%" and "noisy" not in t.index
     assert t.loc["total", "seconds_reference"] == 500 and t.loc["total", "seconds_rerun"] == 390
+    ref.write_text(json.dumps({"runs": [run("clean", 0, 100), {**run("clean", 0, 70), "task": "ser"}]}))
+    new.write_text(json.dumps({"runs": [run("clean", 0, 90), {**run("clean", 0, 99), "task": "ser"}]}))
+    t = mod.timing_table(ref, new, tasks=["kws"]).set_index("paradigm")  # ser changed on purpose: left out
+    assert t.loc["clean", "seconds_reference"] == 100 and t.loc["total", "runs"] == 1
 
 
 def test_competence_names_the_worst_and_best_test_source(root):
