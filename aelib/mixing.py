@@ -55,6 +55,9 @@ def noise_segment(noise: np.ndarray, n: int, offset: int) -> np.ndarray:
     """``n`` samples of ``noise`` starting at ``offset``, wrapping around (noise loops are periodic)."""
     if len(noise) == 0:
         raise AudioError("noise clip is empty")
+    offset %= len(noise)
+    if offset + n <= len(noise):  # no wrap: a slice (a copy, like the indexed path) is ~10x cheaper
+        return noise[offset:offset + n].copy()
     idx = (offset + np.arange(n)) % len(noise)
     return noise[idx]
 

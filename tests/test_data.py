@@ -53,3 +53,20 @@ def test_corpus_fingerprint_follows_the_manifests_and_the_builder_version(tmp_pa
     before = corpus_fingerprint(cfg, asc)
     (tmp_path / "noise_asc.csv").write_text("changed\n")  # asc's interferers are speech: noise_asc.csv
     assert corpus_fingerprint(cfg, asc) != before
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.1, 0.95, 1.05])
+def test_speed_perturb_equals_resample_poly_default_filter(factor):
+    """The cached filter is the one ``resample_poly`` designs itself: the output is equal to the bit."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    from aelib.data import speed_perturb
+
+    wave = np.random.default_rng(1).standard_normal(16_123).astype(np.float32)
+    fr = Fraction(factor).limit_denominator(20)
+    expected = resample_poly(wave, fr.denominator, fr.numerator).astype(np.float32)
+    for _ in range(2):  # the second call reuses the cached filter, which resample_poly must not have changed
+        np.testing.assert_array_equal(speed_perturb(wave, factor), expected)
+

@@ -26,6 +26,17 @@ def test_noise_segment_wraps():
     assert seg.tolist() == [3, 4, 0, 1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("offset", [0, 7, 99, 150, 250])
+@pytest.mark.parametrize("n", [1, 30, 100, 260])
+def test_noise_segment_slice_path_equals_modular_indexing(offset, n):
+    """The no-wrap fast path (a slice) returns the same samples, as a copy, as indexing modulo the length."""
+    noise = np.random.default_rng(0).standard_normal(100).astype(np.float32)
+    seg = noise_segment(noise, n, offset)
+    np.testing.assert_array_equal(seg, noise[(offset + np.arange(n)) % 100])
+    seg[:] = 0  # a copy: the noise bank is not written through
+    assert np.abs(noise).min() > 0
+
+
 def test_silent_clean_raises():
     _, noise = _signals()
     with pytest.raises(AudioError, match="silent"):
