@@ -173,29 +173,108 @@ def notebook_error(path: str | Path) -> str:
     return ""
 
 
-def _execute_notebook(job: dict[str, Any]) -> dict[str, Any]:
-    """Execute one notebook with the papermill command line in its own process (a worker thread waits).
+def _papermill_value(v: Any) -> Any:
+    """A parameter as papermill's command line would pass it: lists and dicts as JSON text, the rest as is."""
+    return json.dumps(v) if isinstance(v, (list, dict)) else v
 
-    A separate process per notebook isolates the runs (environment, crashes) and needs no
-    ``if __name__ == "__main__"`` guard in the caller. Its log goes to ``<output>.log``.
+
+def serve_notebooks() -> None:
+    """The notebook worker's loop (``python -c "import aelib.study as s; s.serve_notebooks()"``).
+
+    Reads one job per line (JSON) on stdin, executes it with papermill in this process and answers one
+    JSON line on the stdout it started with. Each notebook still runs in a fresh kernel, so runs stay
+    isolated; what a long-lived worker saves is Python's start and papermill's import (~2 s), ~3 s per
+    notebook in all. While a job runs, fds 1 and 2 (this worker's and its kernel's output) go to the job's
+    ``<output>.log``.
     """
-    output = Path(job["output"])
-    output.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **{v: str(job["threads"]) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
-    cmd = [sys.executable, "-m", "papermill", str(job["input"]), str(output), "--cwd", str(job["cwd"]),
-           "--no-progress-bar", "--no-log-output"]
-    for k, v in job["parameters"].items():  # -r: raw string; -p: papermill resolves None/bool/int/float
-        cmd += ["-r", k, v] if isinstance(v, str) else ["-p", k, json.dumps(v) if isinstance(v, (list, dict)) else str(v)]
-    if job.get("kernel_name"):
-        cmd += ["-k", job["kernel_name"]]
-    t0 = time.perf_counter()
-    with open(output.with_suffix(".log"), "w") as log:
-        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-    error = ""
-    if rc != 0:
-        tail = output.with_suffix(".log").read_text().strip().splitlines()[-1:] or [""]
-        error = notebook_error(output) or f"papermill exited with {rc}: {tail[0]}"
-    return {"key": job["key"], "error": error, "seconds": round(time.perf_counter() - t0, 1)}
+    answers = os.fdopen(os.dup(1), "w")  # the answer channel; fd 1 itself never carries stray output to it
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    import papermill as pm
+
+    for line in sys.stdin:
+        job = json.loads(line)
+        output = Path(job["output"])
+        output.parent.mkdir(parents=True, exist_ok=True)
+        message = ""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with open(output.with_suffix(".log"), "w") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # the kernel inherits them
+                os.environ[v] = str(job["threads"])
+            try:
+                pm.execute_notebook(job["input"], str(output), cwd=job["cwd"], kernel_name=job.get("kernel_name"),
+                                    parameters={k: _papermill_value(v) for k, v in job["parameters"].items()},
+                                    progress_bar=False, log_output=False)
+            except Exception as exc:  # the notebook raised (its error is in the notebook) or the kernel died
+                message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+                print(message, flush=True)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        answers.write(json.dumps({"key": job["key"], "message": message}) + "\n")
+        answers.flush()
+
+
+class NotebookWorker:
+    """A long-lived papermill process (:func:`serve_notebooks`) that executes notebooks one at a time.
+
+    The grid runner gives each of its threads one worker: a run no longer pays a new Python and
+    papermill's import, and a crash still only takes a kernel (or, at worst, this worker, which the next
+    job replaces).
+    """
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+
+    def _start(self) -> subprocess.Popen:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+        return subprocess.Popen([sys.executable, "-c", "import aelib.study as s; s.serve_notebooks()"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+
+    def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Execute ``job`` (input, output, cwd, parameters, threads, kernel_name); ``error`` "" when it ran."""
+        t0 = time.perf_counter()
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = self._start()
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        answer: dict[str, Any] = {}
+        try:
+            self.proc.stdin.write(json.dumps(job) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+            answer = json.loads(line) if line else {}
+        except (OSError, ValueError):
+            pass
+        output = Path(job["output"])
+        if not answer:  # the worker itself died: report it, and start a new one for the next job
+            self.close()
+            log = output.with_suffix(".log")
+            tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
+            answer = {"message": f"notebook worker died: {(tail or [''])[0]}"}
+        error = notebook_error(output) if answer["message"] else ""
+        return {"key": job["key"], "error": error or answer["message"], "seconds": round(time.perf_counter() - t0, 1)}
+
+    def close(self) -> None:
+        if self.proc is not None:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            if self.proc.stdout:
+                self.proc.stdout.close()
+            self.proc = None
+
+
+def _execute_notebook(job: dict[str, Any]) -> dict[str, Any]:
+    """Execute one notebook in a worker of its own (the results and demo notebooks: one-off jobs)."""
+    worker = NotebookWorker()
+    try:
+        return worker.run(job)
+    finally:
+        worker.close()
 
 
 # ---- memory --------------------------------------------------------------------------------------
@@ -426,19 +505,33 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
     bar.update(len(report.runs) - len(jobs))
     memory = PeakMemory()
     if jobs:
-        with memory, ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:  # each job: a papermill process
-            futures = [pool.submit(_execute_notebook, job) for job in jobs]
-            for fut in as_completed(futures):
-                res = fut.result()
-                r = report.runs[res["key"]]
-                r.seconds = res["seconds"]
-                finished = (Path(r.run_dir) / "metrics.json").exists()
-                r.status = "done" if finished and not res["error"] else "failed"
-                r.error = res["error"] or ("" if finished else "the notebook finished without writing metrics.json")
-                bar.update(1)
-                bar.set_postfix(last=f"{r.task}/{r.paradigm}/seed{r.seed}", failed=len(report.failed))
-                invocation["wall_seconds"] = round(time.perf_counter() - t0, 1)  # so far: kept if killed
-                _write_info(study_dir, info)
+        import threading
+
+        local, pool_workers = threading.local(), []
+
+        def execute(job: dict[str, Any]) -> dict[str, Any]:  # one long-lived papermill worker per thread
+            if not hasattr(local, "worker"):
+                local.worker = NotebookWorker()
+                pool_workers.append(local.worker)
+            return local.worker.run(job)
+
+        try:
+            with memory, ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+                futures = [pool.submit(execute, job) for job in jobs]
+                for fut in as_completed(futures):
+                    res = fut.result()
+                    r = report.runs[res["key"]]
+                    r.seconds = res["seconds"]
+                    finished = (Path(r.run_dir) / "metrics.json").exists()
+                    r.status = "done" if finished and not res["error"] else "failed"
+                    r.error = res["error"] or ("" if finished else "the notebook finished without writing metrics.json")
+                    bar.update(1)
+                    bar.set_postfix(last=f"{r.task}/{r.paradigm}/seed{r.seed}", failed=len(report.failed))
+                    invocation["wall_seconds"] = round(time.perf_counter() - t0, 1)  # so far: kept if killed
+                    _write_info(study_dir, info)
+        finally:
+            for w in pool_workers:
+                w.close()
     bar.close()
 
     ran = bool(jobs)

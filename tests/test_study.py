@@ -211,3 +211,50 @@ def test_a_finished_run_on_a_changed_corpus_is_reported_stale(smoke, capsys, mon
     assert rc == 0
     out = capsys.readouterr().out
     assert "1 stale" in out and "STALE 1 finished run(s)" in out and "kws/clean/seed0" in out
+
+
+# ---- the notebook worker ---------------------------------------------------------------------------
+def _notebook(path, source):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                            "display_name": "Python 3"},
+                                            "language_info": {"name": "python"}})
+    params = nbformat.v4.new_code_cell("n = 0\nsnrs = ''\nflag = False")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(source)]
+    nbformat.write(nb, str(path))
+    return str(path)
+
+
+def test_notebook_worker_runs_jobs_in_turn_and_survives_its_own_death(tmp_path):
+    """One worker executes several notebooks (parameters typed as papermill's command line types them,
+    threads in the kernel's environment); a kernel that kills the worker is reported, and the next job
+    gets a new worker."""
+    ok = _notebook(tmp_path / "ok.ipynb", "import os, pathlib\npathlib.Path('out.txt').write_text("
+                                          "repr((n, snrs, flag, os.environ['OMP_NUM_THREADS'])))")
+    bad = _notebook(tmp_path / "bad.ipynb", "raise ValueError('bogus value')")
+    killer = _notebook(tmp_path / "killer.ipynb", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
+    worker = S.NotebookWorker()
+
+    def job(key, nb, **params):
+        out = tmp_path / f"run{key}"
+        out.mkdir()
+        return {"key": key, "input": nb, "output": str(out / "train.ipynb"), "cwd": str(out), "threads": 3,
+                "parameters": params, "kernel_name": None}
+
+    try:
+        first = worker.run(job(1, ok, n=2, snrs=[1.0, 2.0], flag=True))
+        pid = worker.proc.pid
+        assert first["error"] == "" and first["key"] == 1
+        assert (tmp_path / "run1" / "out.txt").read_text() == "(2, '[1.0, 2.0]', True, '3')"
+        failed = worker.run(job(2, bad))
+        assert "ValueError: bogus value" in failed["error"] and worker.proc.pid == pid
+        died = worker.run(job(3, killer))
+        assert "worker died" in died["error"] and worker.proc is None
+        again = worker.run(job(4, ok, n=5))
+        assert again["error"] == "" and worker.proc.pid != pid
+        assert (tmp_path / "run4" / "out.txt").read_text().startswith("(5, '', False")
+        assert (tmp_path / "run4" / "train.log").exists()
+    finally:
+        worker.close()
