@@ -123,8 +123,8 @@ PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
         test_snrs=(0.0, 10.0), eval_pesq=False,
     ),
     # the default study: sized by measurement to run 4 tasks x 6 paradigms x 3 seeds in < 90 min on 2 cores;
-    # STOI/PESQ on 2 utterances per cell (of 40-150; 96 per run, 288 per task and paradigm over 3 seeds): they
-    # are the slowest metrics and only describe the AE (PESQ was ~10 run-minutes of the study at 4 per cell)
+    # STOI/PESQ on 2 utterances per noisy cell (of 40-150; 24-48 per run): they are the slowest metrics and
+    # only describe the AE (PESQ was ~5 run-minutes of the study at 4 per cell)
     "small": dict(hop=256, ae_metric_clips=2, ae_epochs=3, ca_epochs=8),
     "paper": dict(
         ae_width=32, ca_width=64, n_mels=64, batch_size=32, ae_epochs=30, ca_epochs=40, rounds=5, hop=128,
