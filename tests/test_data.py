@@ -69,4 +69,3 @@ def test_speed_perturb_equals_resample_poly_default_filter(factor):
     expected = resample_poly(wave, fr.denominator, fr.numerator).astype(np.float32)
     for _ in range(2):  # the second call reuses the cached filter, which resample_poly must not have changed
         np.testing.assert_array_equal(speed_perturb(wave, factor), expected)
-
