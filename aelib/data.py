@@ -202,7 +202,7 @@ def speed_perturb(wave: np.ndarray, factor: float) -> np.ndarray:
     fr = Fraction(factor).limit_denominator(20)
     up, down = fr.denominator, fr.numerator
     wave = np.asarray(wave, dtype=np.float32)
-    return resample_poly(wave, up, down, window=_resample_filter(up, down)).astype(np.float32)
+    return resample_poly(wave, up, down, window=_resample_filter(up, down))  # float32 in, float32 out
 
 
 @lru_cache(maxsize=64)
