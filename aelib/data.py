@@ -109,6 +109,7 @@ class MixtureDataset(Dataset):
         noise: the noise bank, or None for clean-only items (noisy == clean).
         snr: a fixed SNR in dB (evaluation), or None to draw uniformly from ``snr_range`` per item.
         seed: base seed; ``set_epoch`` changes the draws of training items.
+        profiles: speaker profile by clip path (:func:`speaker_profiles`), added to each item when given.
     """
 
     def __init__(
@@ -126,8 +127,10 @@ class MixtureDataset(Dataset):
         split_key: int = 0,
         clip_seconds: float = 0.0,
         speed_perturb: float = 0.0,
+        profiles: dict[str, torch.Tensor] | None = None,
     ) -> None:
         self.rows, self.task, self.labels, self.cache, self.noise = rows, task, labels, cache, noise
+        self.profiles = profiles
         self.snr, self.snr_range, self.seed, self.rir_prob = snr, snr_range, seed, rir_prob
         self.split_key, self.speed_perturb = split_key, speed_perturb
         self.n_samples = int(round((clip_seconds or task.clip_seconds) * cache.sr))
@@ -176,7 +179,7 @@ class MixtureDataset(Dataset):
         else:
             noisy, target_wave = mix(clean, self.cache(rec.noise_path), rec.snr_db, rec.noise_offset,
                                      rir_seed=rec.rir_seed, sr=self.cache.sr)
-        return {
+        item = {
             "clean": torch.from_numpy(np.ascontiguousarray(target_wave)),
             "noisy": torch.from_numpy(np.ascontiguousarray(noisy)),
             "target": self.task.encode(self.rows[i]["label"], self.labels),
@@ -185,6 +188,9 @@ class MixtureDataset(Dataset):
             "noise_path": "" if rec is None else rec.noise_path,
             "noise_offset": -1 if rec is None else rec.noise_offset,
         }
+        if self.profiles is not None:
+            item["profile"] = self.profiles[self.rows[i]["path"]]
+        return item
 
 
 def speed_perturb(wave: np.ndarray, factor: float) -> np.ndarray:
@@ -234,6 +240,8 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         "noise_path": [it["noise_path"] for it in items],
         "noise_offset": [it["noise_offset"] for it in items],
     }
+    if "profile" in items[0]:
+        batch["profile"] = torch.stack([it["profile"] for it in items])
     targets = [it["target"] for it in items]
     if targets[0].dim() == 0:
         batch["target"] = torch.stack(targets)
@@ -255,13 +263,33 @@ class DataBundle:
     noise: dict[str, NoiseBank]  # noise split -> bank
     cfg: Config
     fingerprint: str = ""  # corpus_fingerprint of the manifests read
+    profiles: dict[str, torch.Tensor] | None = None  # speaker profile by clip path (ser_speaker_norm), else None
+
+    def attach_profiles(self, model: Any) -> None:
+        """Compute the speaker profile of every clip the run sees, once, and the model's prior.
+
+        Each split (train, val, and each test kind's evaluated subset) is its own pool: a clip's profile
+        is the mean of ``model.profile`` over the *other* clean clips of its speaker (``source``) in its
+        pool, so no clip normalises itself and no split borrows another's speakers. The model's
+        ``profile_prior`` becomes the training clips' mean (used for a speaker with one clip, and by
+        ``load_run`` for a clip of an unknown speaker).
+        """
+        n = int(round(clip_seconds(self.cfg, self.task) * self.cache.sr))
+        pools = [self.rows["train"], self.rows["val"]] + [self.test_rows(k) for k in self.test_kinds()]
+        means = {r["path"]: m for pool in pools for r, m in zip(pool, clip_profiles(pool, self.cache, n, model))}
+        prior = torch.stack([means[r["path"]] for r in self.rows["train"]]).mean(0)
+        model.profile_prior.copy_(prior)
+        self.profiles = {}
+        for pool in pools:
+            self.profiles.update(speaker_profiles(pool, means, prior))
 
     def train_set(self, clean_only: bool = False) -> MixtureDataset:
         return MixtureDataset(self.rows["train"], self.task, self.labels, self.cache,
                               None if clean_only else self.noise["train"],
                               snr_range=(self.cfg.train_snr_low, self.cfg.train_snr_high),
                               seed=self.cfg.seed, rir_prob=self.cfg.rir_prob, split_key=1,
-                              clip_seconds=clip_seconds(self.cfg, self.task), speed_perturb=self.cfg.speed_perturb)
+                              clip_seconds=clip_seconds(self.cfg, self.task), speed_perturb=self.cfg.speed_perturb,
+                              profiles=self.profiles)
 
     def val_set(self, clean_only: bool = False) -> MixtureDataset:
         """Validation mixtures: SNRs drawn once (fixed epoch) from the training range, val noise files."""
@@ -269,16 +297,22 @@ class DataBundle:
                               None if clean_only else self.noise["val"],
                               snr_range=(self.cfg.train_snr_low, self.cfg.train_snr_high),
                               seed=self.cfg.seed + TRAIN_VAL_SNR_SEED, split_key=2,
-                              clip_seconds=clip_seconds(self.cfg, self.task))
+                              clip_seconds=clip_seconds(self.cfg, self.task), profiles=self.profiles)
+
+    def test_kinds(self) -> list[str]:
+        """Speech kinds of the test split, synthetic first."""
+        return sorted({r["kind"] for r in self.rows["test"]}, key=lambda k: (k != "synthetic", k))
+
+    def test_rows(self, kind: str) -> list[dict]:
+        """The test rows of one speech kind that a run evaluates (``max_eval_clips`` of them, seeded)."""
+        return subset([r for r in self.rows["test"] if r["kind"] == kind], self.cfg.max_eval_clips, self.cfg.seed)
 
     def test_set(self, kind: str, noise_split: str | None, snr: float | None) -> MixtureDataset:
         """Test rows of one speech kind at a fixed SNR; noise_split None means clean audio."""
-        rows = [r for r in self.rows["test"] if r["kind"] == kind]
-        rows = subset(rows, self.cfg.max_eval_clips, self.cfg.seed)
         bank = None if noise_split is None else self.noise[noise_split]
-        return MixtureDataset(rows, self.task, self.labels, self.cache, bank, snr=snr,
+        return MixtureDataset(self.test_rows(kind), self.task, self.labels, self.cache, bank, snr=snr,
                               seed=self.cfg.seed, split_key=3 if noise_split == "test_seen" else 4,
-                              clip_seconds=clip_seconds(self.cfg, self.task))
+                              clip_seconds=clip_seconds(self.cfg, self.task), profiles=self.profiles)
 
     def loader(self, ds: MixtureDataset, shuffle: bool, epoch: int = 0) -> DataLoader:
         """Batches of ``cfg.batch_size`` (the global batch); under torchrun, training batches are sharded.
@@ -297,6 +331,31 @@ class DataBundle:
                                      lengths=[float(r["duration"]) for r in ds.rows] if bucket else None,
                                      buckets=self.cfg.length_buckets)
         return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.num_workers)
+
+
+@torch.no_grad()
+def clip_profiles(rows: list[dict], cache: AudioCache, n_samples: int, model: Any, batch: int = 64) -> list[torch.Tensor]:
+    """``model.profile`` of each row's clean clip, as the model sees it (fitted to ``n_samples``, no perturbation)."""
+    out: list[torch.Tensor] = []
+    for k in range(0, len(rows), batch):
+        waves = [fit_length(cache(r["path"]), n_samples) for r in rows[k:k + batch]]
+        x = torch.from_numpy(np.stack(waves).astype(np.float32))
+        out.extend(model.profile(x, torch.full((len(waves),), n_samples, dtype=torch.long)))
+    return out
+
+
+def speaker_profiles(rows: list[dict], means: dict[str, torch.Tensor], prior: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Leave-one-out speaker profiles: for each row, the mean of ``means`` over the other rows of its
+    ``source``; ``prior`` for a speaker with one row."""
+    by_source: dict[str, list[str]] = {}
+    for r in rows:
+        by_source.setdefault(r["source"], []).append(r["path"])
+    out: dict[str, torch.Tensor] = {}
+    for paths in by_source.values():
+        total = torch.stack([means[p] for p in paths]).sum(0)
+        for p in paths:
+            out[p] = (total - means[p]) / (len(paths) - 1) if len(paths) > 1 else prior.clone()
+    return out
 
 
 def clip_seconds(cfg: Config, task: Any) -> float:

@@ -28,14 +28,15 @@ from .train import pick_device, settings_hash, to_device
 CLEAN = "clean"  # the SNR label of the clean condition
 
 
-def predict_batch(task: Any, ca: nn.Module, wave: torch.Tensor, lengths: torch.Tensor, labels: list[str]) -> list[str]:
-    """CA predictions (class names or transcripts) for a batch of waveforms."""
-    return task.decode(task.forward(ca, wave, lengths), labels)
+def predict_batch(task: Any, ca: nn.Module, wave: torch.Tensor, lengths: torch.Tensor, labels: list[str],
+                  profile: torch.Tensor | None = None) -> list[str]:
+    """CA predictions (class names or transcripts) for a batch of waveforms (``profile``: speaker profiles)."""
+    return task.decode(task.forward(ca, wave, lengths, profile), labels)
 
 
 def conditions(cfg: Config, data: DataBundle) -> list[tuple[str, str | None, float | None]]:
     """(speech kind, noise split, snr) cells: clean once per kind, then every split x SNR."""
-    kinds = sorted({r["kind"] for r in data.rows["test"]}, key=lambda k: (k != "synthetic", k))
+    kinds = data.test_kinds()
     splits = [s for s in ("test_seen", "test_unseen") if s in data.noise]
     out: list[tuple[str, str | None, float | None]] = []
     for kind in kinds:
@@ -124,6 +125,8 @@ def evaluate(cfg: Config, data: DataBundle, ae: nn.Module | None, ca: nn.Module,
     device = pick_device(cfg.device)
     inputs = input_quality if input_quality is not None else InputQuality.for_run(cfg)
     task = data.task
+    if getattr(ca, "speaker_norm", False) and data.profiles is None:
+        data.attach_profiles(ca)
     ca = ca.to(device).eval()
     if ae is not None:
         ae = ae.to(device).eval()
@@ -137,7 +140,7 @@ def evaluate(cfg: Config, data: DataBundle, ae: nn.Module | None, ca: nn.Module,
             batch = to_device(batch, device)
             x = batch["noisy"]
             enh = ae(x) if ae is not None else x
-            preds = predict_batch(task, ca, enh, batch["length"], data.labels)
+            preds = predict_batch(task, ca, enh, batch["length"], data.labels, batch.get("profile"))
             for j, i in enumerate(batch["index"].tolist()):
                 n = int(batch["length"][j])
                 r = ds.rows[i]

@@ -120,6 +120,7 @@ def step_loss(
     graph exists, so it alone fixes which gradient can reach which weights.
     """
     clean, noisy, lengths = batch["clean"], batch["noisy"], batch["length"]
+    profile = batch.get("profile")  # speaker profiles (ser_speaker_norm), else None
     info: dict[str, Any] = {}
     if phase.step in ("ae", "ae_weighted", "joint"):
         if ae is None:
@@ -130,17 +131,17 @@ def step_loss(
             return l_ae.mean(), info
         if phase.step == "ae_weighted":
             with torch.no_grad():  # the CA only scores the sample: no graph, so no CA gradient to the AE
-                l_ca = task.loss(task.forward(ca, est.detach(), lengths), batch, cfg)
+                l_ca = task.loss(task.forward(ca, est.detach(), lengths, profile), batch, cfg)
             w = importance_weights(l_ca, cfg.importance, w_max=cfg.importance_w_max,
                                    temperature=cfg.importance_temperature)
             info["weights"] = w.detach().cpu()
             info["ca_loss"] = l_ca.detach().cpu()
             return (w * l_ae).sum() / w.sum().clamp_min(1e-8), info
-        l_ca = task.loss(task.forward(ca, est, lengths), batch, cfg)  # joint: CA loss flows into the AE
+        l_ca = task.loss(task.forward(ca, est, lengths, profile), batch, cfg)  # joint: CA loss flows into the AE
         info["ae_loss"] = float(l_ae.mean().detach())
         info["ca_loss"] = float(l_ca.mean().detach())
         return l_ae.mean() + cfg.joint_lambda * l_ca.mean(), info
     if phase.step == "ca":
         x = ca_input(phase, batch, ae)
-        return task.loss(task.forward(ca, x, lengths), batch, cfg).mean(), info
+        return task.loss(task.forward(ca, x, lengths, profile), batch, cfg).mean(), info
     raise ValueError(f"unknown step {phase.step!r}; choose one of {STEPS}")

@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -251,12 +251,27 @@ class Pipeline:
         return (self.ae(x) if self.ae is not None else x)[0].numpy()
 
     @torch.no_grad()
-    def predict(self, wave: np.ndarray, sr: int = 16_000, *, enhance: bool = True) -> str:
-        """The CA's prediction; ``enhance=False`` skips the AE (the CA alone on the input)."""
+    def predict(self, wave: np.ndarray, sr: int = 16_000, *, enhance: bool = True,
+                speaker_clips: Sequence[np.ndarray] | None = None) -> str:
+        """The CA's prediction; ``enhance=False`` skips the AE (the CA alone on the input).
+
+        ``speaker_clips``: other clean clips of the same speaker (at ``sr``) for a model trained with
+        ``ser_speaker_norm``; their mean profile normalises the features, as in training. Without them
+        the training speakers' mean profile stands in.
+        """
+        from .audio import fit_length
+        from .data import clip_seconds
         from .evaluate import predict_batch
 
+        profile = None
+        if speaker_clips is not None:
+            if not getattr(self.ca, "speaker_norm", False):
+                raise ValueError(f"{self.run_dir}: its CA was not trained with ser_speaker_norm; drop speaker_clips")
+            n = int(round(clip_seconds(self.cfg, self.task_spec) * self.cfg.sample_rate))
+            waves = torch.stack([torch.from_numpy(fit_length(self._prepare(c, sr)[0].numpy(), n)) for c in speaker_clips])
+            profile = self.ca.profile(waves, torch.full((len(waves),), n)).mean(0, keepdim=True)
         x = torch.from_numpy(self.enhance(wave, sr))[None] if enhance else self._prepare(wave, sr)
-        return predict_batch(self.task_spec, self.ca, x, torch.tensor([x.shape[1]]), self.labels)[0]
+        return predict_batch(self.task_spec, self.ca, x, torch.tensor([x.shape[1]]), self.labels, profile)[0]
 
 
 def load_run(run_dir: str | Path) -> Pipeline:

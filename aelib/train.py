@@ -107,6 +107,8 @@ class Trainer:
                  *, progress: bool = True) -> None:
         self.cfg, self.data, self.task = cfg, data, data.task
         self.device = pick_device(cfg.device)
+        if getattr(ca, "speaker_norm", False) and data.profiles is None:
+            data.attach_profiles(ca)  # before the first state is saved: it sets the model's profile prior
         self.ae = ae.to(self.device) if ae is not None else None
         self.ca = ca.to(self.device)
         self.run_dir = Path(run_dir)
@@ -228,7 +230,7 @@ class Trainer:
         for batch in loader:
             batch = to_device(batch, self.device)
             x = ca_input(phase, batch, self.ae)
-            preds.extend(predict_batch(self.task, self.ca, x, batch["length"], self.data.labels))
+            preds.extend(predict_batch(self.task, self.ca, x, batch["length"], self.data.labels, batch.get("profile")))
             refs.extend(ds.rows[int(i)]["label"] for i in batch["index"])
         scores = self.task.score(preds, refs, self.data.labels)
         m = scores[self.task.primary_metric]

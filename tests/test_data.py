@@ -69,3 +69,44 @@ def test_speed_perturb_equals_resample_poly_default_filter(factor):
     expected = resample_poly(wave, fr.denominator, fr.numerator).astype(np.float32)
     for _ in range(2):  # the second call reuses the cached filter, which resample_poly must not have changed
         np.testing.assert_array_equal(speed_perturb(wave, factor), expected)
+
+
+def test_speaker_profiles_leave_each_clip_out():
+    """A clip's profile is the mean of its speaker's *other* clips; a lone clip gets the prior."""
+    import torch
+
+    from aelib.data import speaker_profiles
+
+    rows = [dict(path=p, source=s) for p, s in (("a1", "A"), ("a2", "A"), ("a3", "A"), ("b1", "B"))]
+    means = {"a1": torch.tensor([1.0, 0.0]), "a2": torch.tensor([3.0, 2.0]), "a3": torch.tensor([5.0, 4.0]),
+             "b1": torch.tensor([9.0, 9.0])}
+    prior = torch.tensor([-1.0, -1.0])
+    out = speaker_profiles(rows, means, prior)
+    torch.testing.assert_close(out["a1"], torch.tensor([4.0, 3.0]))
+    torch.testing.assert_close(out["a3"], torch.tensor([2.0, 1.0]))
+    torch.testing.assert_close(out["b1"], prior)
+
+
+def test_attach_profiles_covers_every_split_and_never_uses_the_clip_itself(fake_root):
+    import torch
+
+    from aelib.data import clip_profiles
+
+    task = get_task("ser")
+    cfg = make_config("smoke", task="ser", paradigm="clean", data_dir=str(fake_root), ser_speaker_norm=True)
+    data = load_data(cfg, task)
+    model = task.build_model(cfg, data.labels)
+    data.attach_profiles(model)
+    n = int(cfg.sample_rate * task.clip_seconds)
+    train_means = torch.stack(clip_profiles(data.rows["train"], data.cache, n, model))
+    torch.testing.assert_close(model.profile_prior, train_means.mean(0))
+    datasets = [data.train_set(), data.val_set()] + [data.test_set(k, "test_seen", 0.0) for k in data.test_kinds()]
+    for ds in datasets:
+        for i in range(len(ds)):
+            assert ds[i]["profile"].shape == (cfg.n_mels,)
+    # leave-one-out: the first training clip's profile is the mean of its speaker's other training clips
+    first = data.rows["train"][0]
+    others = [j for j, r in enumerate(data.rows["train"]) if r["source"] == first["source"] and j > 0]
+    torch.testing.assert_close(data.profiles[first["path"]], train_means[others].mean(0))
+    batch = next(iter(data.loader(data.val_set(), shuffle=False)))
+    assert batch["profile"].shape == (len(batch["index"]), cfg.n_mels)

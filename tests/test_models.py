@@ -297,3 +297,30 @@ def test_unet_serialize_method_and_unknown_model():
         deserialize({**d, "model_name": "nope"})
     with pytest.raises(TypeError):
         serialize(torch.nn.Linear(2, 2))
+
+
+def test_ser_speaker_norm_subtracts_the_profile_from_the_features():
+    """With a zero profile it is the plain model; a profile is a per-band shift of the features, and the prior
+    stands in when none is given. A model without speaker_norm refuses a profile."""
+    torch.manual_seed(0)
+    plain, spk = SERNet(4, width=8, n_mels=32).eval(), SERNet(4, width=8, n_mels=32, speaker_norm=True).eval()
+    spk.load_state_dict({**plain.state_dict(), "profile_prior": torch.zeros(32)})
+    x = _wave(2, 16000)
+    with torch.no_grad():
+        torch.testing.assert_close(spk(x, None, torch.zeros(2, 32)), plain(x))
+        torch.testing.assert_close(spk(x), plain(x))  # the prior (zeros here)
+        prof = torch.randn(2, 32)
+        assert not torch.allclose(spk(x, None, prof), plain(x))
+        spk.profile_prior.copy_(prof[0])
+        torch.testing.assert_close(spk(x[:1]), spk(x[:1], None, prof[:1]))
+        assert spk.profile(x).shape == (2, 32)
+    with pytest.raises(ValueError, match="speaker_norm"):
+        plain(x, None, prof)
+
+
+def test_speaker_norm_only_for_models_with_profiles():
+    from aelib.config import make_config
+    from aelib.tasks import get_task
+
+    with pytest.raises(ValueError, match="no speaker profiles"):
+        get_task("kws").build_model(make_config("smoke", task="kws", ser_speaker_norm=True), ["a", "b"])

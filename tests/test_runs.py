@@ -154,3 +154,25 @@ def test_a_changed_corpus_is_never_mixed_into_a_run(tmp_path):
     execute(other, progress=False)  # its AE pre-training is not the stage cascade made on the old corpus
     now = sorted(p.name for p in (tmp_path / "runs" / "_shared" / "kws" / "seed0").glob("*.th"))
     assert set(shared) < set(now) and len([n for n in now if n.startswith("ae_pretrain")]) == 2
+
+
+@pytest.mark.parametrize("paradigm", ["joint", "iterative"])
+def test_ser_speaker_norm_runs_and_predicts_with_enrollment_clips(paradigm, fake_root, tmp_path, monkeypatch):
+    """Speaker profiles reach every CA call of training (the CA losses of joint and iterative, validation)
+    and evaluation, and load_run predicts with or without enrollment clips."""
+    from aelib.models.ser import SERNet
+
+    calls = []
+    forward = SERNet.forward
+    monkeypatch.setattr(SERNet, "forward", lambda self, w, n=None, p=None: calls.append(p is not None) or forward(self, w, n, p))
+    cfg = make_config("smoke", task="ser", paradigm=paradigm, data_dir=str(fake_root), run_root=str(tmp_path),
+                      test_snrs=(0.0,), ser_speaker_norm=True)
+    m = execute(cfg, progress=False)
+    assert len(calls) >= 5 and all(calls)
+    assert all(np.isfinite(c["uar"]) for c in m["cells"])
+    pipe = aelib.load_run(cfg.run_dir)
+    assert pipe.ca.speaker_norm and torch.count_nonzero(pipe.ca.profile_prior) > 0  # the saved training mean
+    rng = np.random.default_rng(0)
+    clips = [rng.standard_normal(12000).astype(np.float32) * 0.1 for _ in range(3)]
+    assert pipe.predict(clips[0], 16000, speaker_clips=clips[1:]) in pipe.labels
+    assert pipe.predict(clips[0], 16000) in pipe.labels

@@ -4,6 +4,13 @@ Four blocks of conv3x3 + BN + ReLU + 2x2 max-pool (channels w, w, 2w, 4w), mean 
 the valid frames (after averaging the frequency axis), dropout, and a linear classifier. The front-end's
 per-utterance normalisation keeps the model from keying on the input gain: ``utterance`` (CMVN per
 band) or ``gain`` (one mean and variance, which keeps the spectral tilt; see ``Config.ser_feature_norm``).
+
+With ``speaker_norm`` the features also lose their speaker's average log-mel spectrum (a *profile*,
+:meth:`SERNet.profile`): the proxy's emotions, like acted emotions, are departures from a voice's own
+pitch, rate and timbre, so the voice's mean is what the classes are defined against (speaker-level
+normalisation, as SER systems commonly use). The caller passes each clip's profile (``aelib.data``
+computes it from the speaker's *other* clean clips); without one, the training speakers' mean
+(``profile_prior``, saved with the weights) stands in.
 """
 from __future__ import annotations
 
@@ -31,19 +38,23 @@ class SERNet(nn.Module):
         dropout: before the classifier.
         sample_rate: of the input waveform.
         normalize: the log-mel normalisation (:class:`aelib.models.frontends.LogMel`).
+        speaker_norm: subtract a speaker profile [B, n_mels] from the features (see the module docstring).
 
     Shape:
-        wave [B, T], lengths [B] or None -> logits [B, C].
+        wave [B, T], lengths [B] or None, profile [B, n_mels] or None -> logits [B, C].
     """
 
     model_name = "ser"
 
     def __init__(self, n_classes: int, width: int = 32, n_mels: int = 64, dropout: float = 0.2,
-                 sample_rate: int = 16_000, normalize: str = "utterance") -> None:
+                 sample_rate: int = 16_000, normalize: str = "utterance", speaker_norm: bool = False) -> None:
         super().__init__()
         self.model_args = dict(n_classes=n_classes, width=width, n_mels=n_mels, dropout=dropout,
-                               sample_rate=sample_rate, normalize=normalize)
+                               sample_rate=sample_rate, normalize=normalize, speaker_norm=speaker_norm)
         self.frontend = LogMel(sample_rate, n_mels, normalize=normalize)
+        self.speaker_norm = speaker_norm
+        if speaker_norm:  # the training speakers' mean profile, for clips whose speaker is unknown
+            self.register_buffer("profile_prior", torch.zeros(n_mels))
         w = width
         self.blocks = nn.Sequential(conv_block(1, w), conv_block(w, w), conv_block(w, 2 * w), conv_block(2 * w, 4 * w))
         self.n_pools = 4
@@ -53,9 +64,22 @@ class SERNet(nn.Module):
         # (a training step at width 16, batch 32, measured), same function to float rounding
         self.to(memory_format=torch.channels_last)
 
-    def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    @torch.no_grad()
+    def profile(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Each clip's mean normalised log-mel over its valid frames, [B, n_mels]: averaged over a
+        speaker's clips, the profile that ``forward`` subtracts."""
+        feats, flen = self.frontend(wave, lengths)
+        return masked_mean(feats, valid_mask(flen, feats.shape[-1], feats.shape[0], feats.device))
+
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None,
+                profile: torch.Tensor | None = None) -> torch.Tensor:
         check_wave(wave)
         feats, flen = self.frontend(wave, lengths)
+        if self.speaker_norm:
+            prof = self.profile_prior.expand(feats.shape[0], -1) if profile is None else profile.to(feats)
+            feats = feats - prof[:, :, None]
+        elif profile is not None:
+            raise ValueError("a speaker profile was given to a model built without speaker_norm")
         x = self.blocks(feats[:, None]).mean(2)  # [B, C, N']
         n = x.shape[-1]
         mask = valid_mask(pooled_lengths(flen, 2**self.n_pools, n), n, x.shape[0], x.device)

@@ -75,13 +75,18 @@ class TaskSpec:
 
         cls = MODELS[self.model or self.name]
         accepted = inspect.signature(cls).parameters
-        common = dict(width=cfg.ca_width, n_mels=cfg.n_mels, sample_rate=cfg.sample_rate, normalize=cfg.ser_feature_norm)
+        common = dict(width=cfg.ca_width, n_mels=cfg.n_mels, sample_rate=cfg.sample_rate, normalize=cfg.ser_feature_norm,
+                      speaker_norm=cfg.ser_speaker_norm)
+        if cfg.ser_speaker_norm and "speaker_norm" not in accepted:
+            raise ValueError(f"ser_speaker_norm: the {cls.__name__} model of task {self.name!r} has no speaker profiles")
         kwargs = {k: v for k, v in common.items() if k in accepted}
         return cls(len(labels), **kwargs)
 
-    def forward(self, model: nn.Module, wave: torch.Tensor, lengths: torch.Tensor | None) -> Any:
-        """The model's raw output (logits here; a (log_probs, lengths) tuple for asr)."""
-        return model(wave, lengths)
+    def forward(self, model: nn.Module, wave: torch.Tensor, lengths: torch.Tensor | None,
+                profile: torch.Tensor | None = None) -> Any:
+        """The model's raw output (logits here; a (log_probs, lengths) tuple for asr); ``profile`` is the
+        batch's speaker profiles, for models built with ``speaker_norm`` (else None)."""
+        return model(wave, lengths) if profile is None else model(wave, lengths, profile)
 
     # ---- training --------------------------------------------------------------------------
     def loss(self, output: Any, batch: dict[str, Any], cfg: Any = None) -> torch.Tensor:
