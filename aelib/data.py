@@ -266,7 +266,8 @@ class DataBundle:
     profiles: dict[str, torch.Tensor] | None = None  # speaker profile by clip path (ser_speaker_norm), else None
 
     def attach_profiles(self, model: Any) -> None:
-        """Compute the speaker profile of every clip the run sees, once, and the model's prior.
+        """For a model with ``speaker_norm`` (else nothing): compute the speaker profile of every clip the
+        run sees, once (a second call keeps the first), and set the model's prior.
 
         Each split (train, val, and each test kind's evaluated subset) is its own pool: a clip's profile
         is the mean of ``model.profile`` over the *other* clean clips of its speaker (``source``) in its
@@ -274,6 +275,8 @@ class DataBundle:
         ``profile_prior`` becomes the training clips' mean (used for a speaker with one clip, and by
         ``load_run`` for a clip of an unknown speaker).
         """
+        if not getattr(model, "speaker_norm", False) or self.profiles is not None:
+            return
         n = int(round(clip_seconds(self.cfg, self.task) * self.cache.sr))
         pools = [self.rows["train"], self.rows["val"]] + [self.test_rows(k) for k in self.test_kinds()]
         means = {r["path"]: m for pool in pools for r, m in zip(pool, clip_profiles(pool, self.cache, n, model))}
@@ -338,10 +341,15 @@ def clip_profiles(rows: list[dict], cache: AudioCache, n_samples: int, model: An
     """``model.profile`` of each row's clean clip, as the model sees it (fitted to ``n_samples``, no perturbation)."""
     out: list[torch.Tensor] = []
     for k in range(0, len(rows), batch):
-        waves = [fit_length(cache(r["path"]), n_samples) for r in rows[k:k + batch]]
-        x = torch.from_numpy(np.stack(waves).astype(np.float32))
-        out.extend(model.profile(x, torch.full((len(waves),), n_samples, dtype=torch.long)))
+        out.extend(wave_profiles([cache(r["path"]) for r in rows[k:k + batch]], n_samples, model))
     return out
+
+
+@torch.no_grad()
+def wave_profiles(waves: list[np.ndarray], n_samples: int, model: Any) -> torch.Tensor:
+    """``model.profile`` of clean waveforms fitted to ``n_samples`` (the clip length the model trains on), [B, D]."""
+    x = torch.from_numpy(np.stack([fit_length(w, n_samples) for w in waves]).astype(np.float32))
+    return model.profile(x, torch.full((len(waves),), n_samples, dtype=torch.long))
 
 
 def speaker_profiles(rows: list[dict], means: dict[str, torch.Tensor], prior: torch.Tensor) -> dict[str, torch.Tensor]:

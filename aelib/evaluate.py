@@ -125,8 +125,7 @@ def evaluate(cfg: Config, data: DataBundle, ae: nn.Module | None, ca: nn.Module,
     device = pick_device(cfg.device)
     inputs = input_quality if input_quality is not None else InputQuality.for_run(cfg)
     task = data.task
-    if getattr(ca, "speaker_norm", False) and data.profiles is None:
-        data.attach_profiles(ca)
+    data.attach_profiles(ca)  # speaker_norm only, once per DataBundle
     ca = ca.to(device).eval()
     if ae is not None:
         ae = ae.to(device).eval()

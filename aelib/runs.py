@@ -259,8 +259,7 @@ class Pipeline:
         ``ser_speaker_norm``; their mean profile normalises the features, as in training. Without them
         the training speakers' mean profile stands in.
         """
-        from .audio import fit_length
-        from .data import clip_seconds
+        from .data import clip_seconds, wave_profiles
         from .evaluate import predict_batch
 
         profile = None
@@ -268,8 +267,7 @@ class Pipeline:
             if not getattr(self.ca, "speaker_norm", False):
                 raise ValueError(f"{self.run_dir}: its CA was not trained with ser_speaker_norm; drop speaker_clips")
             n = int(round(clip_seconds(self.cfg, self.task_spec) * self.cfg.sample_rate))
-            waves = torch.stack([torch.from_numpy(fit_length(self._prepare(c, sr)[0].numpy(), n)) for c in speaker_clips])
-            profile = self.ca.profile(waves, torch.full((len(waves),), n)).mean(0, keepdim=True)
+            profile = wave_profiles([self._prepare(c, sr)[0].numpy() for c in speaker_clips], n, self.ca).mean(0, keepdim=True)
         x = torch.from_numpy(self.enhance(wave, sr))[None] if enhance else self._prepare(wave, sr)
         return predict_batch(self.task_spec, self.ca, x, torch.tensor([x.shape[1]]), self.labels, profile)[0]
 

@@ -107,8 +107,7 @@ class Trainer:
                  *, progress: bool = True) -> None:
         self.cfg, self.data, self.task = cfg, data, data.task
         self.device = pick_device(cfg.device)
-        if getattr(ca, "speaker_norm", False) and data.profiles is None:
-            data.attach_profiles(ca)  # before the first state is saved: it sets the model's profile prior
+        data.attach_profiles(ca)  # speaker_norm only; before the first state is saved: it sets the model's prior
         self.ae = ae.to(self.device) if ae is not None else None
         self.ca = ca.to(self.device)
         self.run_dir = Path(run_dir)
