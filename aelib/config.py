@@ -16,6 +16,7 @@ TASKS = ("kws", "asr", "ser", "asc")
 PARADIGMS = ("clean", "noisy", "cascade", "joint", "iterative", "noisereduce")
 PRESETS = ("smoke", "small", "paper")
 LR_SCHEDULES = ("constant", "cosine")
+ASR_DECODERS = ("greedy", "lexicon", "bigram")  # aelib.decoding
 
 
 def default_data_dir(preset: str = "small") -> str:
@@ -64,6 +65,10 @@ class Config:
     asr_rnn_dim: int = 128  # ASR BiGRU hidden size per direction
     asr_rnn_layers: int = 2  # ASR BiGRU layers
     asr_bag_weight: float = 0.0  # ASR: weight of the bag-of-units loss added to CTC (0: CTC alone, as the paper)
+    asr_decoder: str = "greedy"  # greedy | lexicon | bigram (char units; lexicon and LM of the train transcripts)
+    asr_lm_weight: float = 0.5  # bigram decoder: weight of the LM's log-probability (chosen on validation)
+    asr_word_score: float = 0.0  # lexicon/bigram decoders: score added per word (offsets the LM's deletions)
+    asr_beam: int = 20  # lexicon/bigram decoders: beam size
 
     # --- optimisation -------------------------------------------------------------------------
     batch_size: int = 32
@@ -100,6 +105,8 @@ class Config:
             raise ValueError(f"unknown paradigm {self.paradigm!r}; choose one of {PARADIGMS}")
         if self.ca_lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown ca_lr_schedule {self.ca_lr_schedule!r}; choose one of {LR_SCHEDULES}")
+        if self.asr_decoder not in ASR_DECODERS:
+            raise ValueError(f"unknown asr_decoder {self.asr_decoder!r}; choose one of {ASR_DECODERS}")
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; choose one of {PRESETS}")
         if not self.data_dir:
@@ -145,18 +152,19 @@ TASK_PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         # seeds 0-2), paid for by running its 1-D layers as 2-D channels-last layers (2.2x faster step):
         # the seed-0 grid costs 970 run-seconds at 16 epochs against 843 at 8 with the old layers
         "kws": dict(max_train_clips=1200, max_eval_clips=150, ca_epochs=16),
-        # closed-vocabulary command grammar: whole-word CTC on 80 ms frames (stride 8, a first-conv time kernel
-        # that covers it) and one BiGRU layer of 128: 2.6x cheaper per epoch than two layers of 64 on 40 ms
-        # frames, and it leaves CTC's plateau: the old model only ever emitted a prior ("set the seven"; best
-        # val WER 0.86 at 8 epochs, 0.83 at 24), this one reaches val WER 0.71 at 16 epochs and 0.61 at 20
-        # (seed 0). 14 epochs (best val 0.73 on seed 0) keep the study inside 90 min: 16 cost ~3 min more
-        # (measured: all asr runs at 16 epochs 6.5 core-min over the old model's; joint pays the AE every epoch).
-        # Batches of similar durations (length_buckets) cut the padding that was 38 % of its training audio.
-        # The bag-of-units term (losses.bag_of_units_loss) shortens CTC's plateau at no cost: best val WER
-        # 0.63/0.68/0.70 against 0.73/0.74/0.72 (seeds 0-2, 14 epochs)
-        "asr": dict(asr_units="word", asr_time_stride=8, ca_width=16, asr_rnn_dim=128, asr_rnn_layers=1,
-                    batch_size=8, lr=3e-3, ae_lr=1e-3, max_train_clips=500, ca_epochs=14, max_eval_clips=40,
-                    length_buckets=20, asr_bag_weight=1.0),
+        # character CTC on 40 ms frames (stride 4, a first-conv time kernel of 5 that covers it), one BiGRU layer of
+        # 128, decoded by a lexicon beam search with a word bigram LM of the training transcripts (aelib.decoding).
+        # Whole-word CTC (the preset before) learns each word from its few examples: best validation WER
+        # 0.63/0.68/0.70 (seeds 0-2, 14 epochs, with its bag-of-units term). Characters share what they learn
+        # across words (validation CER 0.31 against 0.53-0.61) but misspell (greedy WER 0.78); the lexicon turns that
+        # into words and the bigram adds word order: best validation WER 0.38/0.36/0.32 at 12 epochs (0.33/0.36/
+        # 0.29 at 14; docs/tuning.md). Its step costs 1.45x the word model's; 12 epochs keep the study's time,
+        # with the BiGRU's unpacked directions and a time-major conv stack (models/asr.py: the step 71 against
+        # 106 ms). Batches of similar durations (length_buckets) cut the padding that was 38 % of its training
+        # audio. lm_weight and word_score chosen on all 460 validation clips (clean and noisy).
+        "asr": dict(asr_units="char", asr_time_stride=4, ca_width=16, asr_rnn_dim=128, asr_rnn_layers=1,
+                    batch_size=8, lr=3e-3, ae_lr=1e-3, max_train_clips=500, ca_epochs=12, max_eval_clips=40,
+                    length_buckets=20, asr_decoder="bigram", asr_lm_weight=0.8, asr_word_score=1.0),
         # ser: the log-mel normalisation that keeps the spectral tilt, which the proxy's vocal effort is made of
         # (best validation UAR on corpus version 2, seeds 0/1: gain 0.62/0.61 against per-band CMVN 0.58/0.47).
         # Batches of 8 (4x the steps: the CNN under-fits, training loss ~0.9 nats) with a cosine decay of the

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -264,6 +264,8 @@ class DataBundle:
     cfg: Config
     fingerprint: str = ""  # corpus_fingerprint of the manifests read
     profiles: dict[str, torch.Tensor] | None = None  # speaker profile by clip path (ser_speaker_norm), else None
+    texts: list[str] = field(default_factory=list)  # every train row's label, before max_train_clips: the text
+    #                                                 resources of a model (asr's lexicon and LM), as for labels
 
     def attach_profiles(self, model: Any) -> None:
         """For a model with ``speaker_norm`` (else nothing): compute the speaker profile of every clip the
@@ -409,4 +411,5 @@ def load_data(cfg: Config, task: Any) -> DataBundle:
     for s in ("train", "val", "test_seen"):
         if s not in noise:
             raise ManifestError(f"noise manifest in {cfg.data_dir} has no {s!r} files")
-    return DataBundle(task, labels, cache, by_split, noise, cfg, corpus_fingerprint(cfg, task))
+    texts = [r["label"] for r in rows if r["split"] == "train"]
+    return DataBundle(task, labels, cache, by_split, noise, cfg, corpus_fingerprint(cfg, task), texts=texts)

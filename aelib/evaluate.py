@@ -31,7 +31,7 @@ CLEAN = "clean"  # the SNR label of the clean condition
 def predict_batch(task: Any, ca: nn.Module, wave: torch.Tensor, lengths: torch.Tensor, labels: list[str],
                   profile: torch.Tensor | None = None) -> list[str]:
     """CA predictions (class names or transcripts) for a batch of waveforms (``profile``: speaker profiles)."""
-    return task.decode(task.forward(ca, wave, lengths, profile), labels)
+    return task.decode(task.forward(ca, wave, lengths, profile), labels, ca)
 
 
 def conditions(cfg: Config, data: DataBundle) -> list[tuple[str, str | None, float | None]]:

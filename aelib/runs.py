@@ -185,7 +185,7 @@ def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> 
         prepare_run_dir(cfg, data.fingerprint)
     dist.barrier()
     ae = build_ae(cfg) if uses_ae(cfg.paradigm) else None
-    ca = task.build_model(cfg, data.labels)
+    ca = task.build_model(cfg, data.labels, data.texts)
     trainer = Trainer(cfg, data, ae, ca, run_dir, progress=progress)
     history = trainer.fit()
     if not dist.is_main():  # only rank 0 writes and evaluates

@@ -130,10 +130,27 @@ def bench_specs(cfg: Config, models: list[str] | None = None) -> list[dict[str, 
     return specs
 
 
+def task_texts(cfg: Config, task_name: str) -> list[str]:
+    """The training transcripts (asr's decoder resources; they take no part in a training step), else the labels."""
+    manifest = Path(cfg.data_dir) / f"{task_name}.csv"
+    if manifest.exists():
+        from aelib.corpora.manifest import read_manifest
+
+        try:
+            return [r["label"] for r in read_manifest(manifest) if r["split"] == "train"]
+        except Exception:  # noqa: BLE001 - a malformed manifest must not stop a benchmark
+            pass
+    return [u for u in task_labels(cfg, task_name) if u.strip() and not u.startswith("<")] or ["a"]
+
+
+def build_ca(cfg: Config, task_name: str) -> torch.nn.Module:
+    return get_task(task_name).build_model(cfg, task_labels(cfg, task_name), task_texts(cfg, task_name))
+
+
 def build_model(spec: dict[str, Any], cfg: Config) -> torch.nn.Module:
     if spec["kind"] == "ae":
         return build_ae(cfg)
-    return get_task(spec["task"]).build_model(cfg, task_labels(cfg, spec["task"]))
+    return build_ca(cfg, spec["task"])
 
 
 def make_batch(cfg: Config, task_name: str, clip_seconds: float, batch_size: int, seed: int = 0) -> dict[str, Any]:
@@ -313,7 +330,7 @@ def _memory_child(cfg: Config, what: str, batch_size: int, steps: int) -> dict[s
     torch.manual_seed(0)
     if what.startswith("joint:"):
         task = what.split(":", 1)[1]
-        ae, ca = build_ae(cfg), get_task(task).build_model(cfg, task_labels(cfg, task))
+        ae, ca = build_ae(cfg), build_ca(cfg, task)
         kind, clip = "joint", get_task(task).clip_seconds
     else:
         spec = next(s for s in bench_specs(cfg) if s["name"] == what)

@@ -175,6 +175,40 @@ def test_asr_output(t):
     assert out_len[0] == (frames - 1) // 2 + 1  # 20 ms output frames
 
 
+def test_asr_bigru_equals_a_bidirectional_gru_on_packed_sequences():
+    """Two GRUs on padded batches (the backward one on each sequence reversed within its length) give
+    the packed bidirectional nn.GRU's outputs on valid frames, and 0 on padding; its state dict loads."""
+    from torch import nn
+
+    from aelib.models.asr import _BiGRU
+
+    torch.manual_seed(0)
+    ref = nn.GRU(6, 5, batch_first=True, bidirectional=True)
+    block = _BiGRU(6, 5, dropout=0.0).eval()
+    old = {"norm.weight": block.norm.weight.detach().clone(), "norm.bias": block.norm.bias.detach().clone(),
+           **{f"gru.{k}": v for k, v in ref.state_dict().items()}}
+    block.load_state_dict(old)  # the packed version's keys: gru.*, gru.*_reverse
+    x, lengths = torch.randn(3, 7, 6), torch.tensor([7, 4, 1])
+    out = block(x, lengths)
+    h = F.gelu(block.norm(x))
+    packed = nn.utils.rnn.pack_padded_sequence(h, lengths, batch_first=True, enforce_sorted=False)
+    expected, _ = nn.utils.rnn.pad_packed_sequence(ref(packed)[0], batch_first=True, total_length=7)
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert (out[1, 4:] == 0).all() and (out[2, 1:] == 0).all()
+
+
+def test_asr_time_major_res_block_is_the_frequency_major_block():
+    """The residual block runs on [B, C, N, F] with transposed kernels: the [B, C, F, N] block's function."""
+    from aelib.models.asr import _ResCNN
+
+    torch.manual_seed(0)
+    block = _ResCNN(4, 8)
+    x = torch.randn(2, 4, 8, 11)  # [B, C, F, N]
+    norm1, act1, conv1, norm2, act2, conv2 = block.body
+    expected = x + conv2(act2(norm2(conv1(act1(norm1(x))))))  # _FeatLayerNorm normalises over F of [B, C, F, N]
+    assert torch.allclose(block(x.transpose(2, 3)).transpose(2, 3), expected, atol=1e-5)
+
+
 @pytest.mark.parametrize("stride", [2, 4, 8])
 def test_asr_time_stride_sees_every_frame(stride):
     """Strides above 3 widen the first conv's time kernel so that no input frame is skipped."""

@@ -1,4 +1,4 @@
-"""Speech recognition: utterances up to 6 s (not padded), CTC, greedy decoding, WER (and CER).
+"""Speech recognition: utterances up to 6 s (not padded), CTC, WER (and CER).
 
 Output units (``Config.asr_units``):
 
@@ -13,6 +13,9 @@ Output units (``Config.asr_units``):
 
 Transcripts are normalised by :func:`aelib.metrics.normalize_text` in both cases.
 
+Decoding (``Config.asr_decoder``, :mod:`aelib.decoding`): greedy, or for character units a lexicon beam
+search, optionally with a word bigram LM, both built from the training transcripts and saved with the model.
+
 The training loss is CTC, optionally plus a weighted bag-of-units term (``Config.asr_bag_weight``,
 :func:`aelib.losses.bag_of_units_loss`) that gets whole-word CTC off its plateau sooner.
 """
@@ -24,7 +27,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from .. import metrics
+from .. import decoding, metrics
 from ..losses import bag_of_units_loss, ctc_loss
 from .base import TaskSpec, register
 
@@ -59,11 +62,17 @@ class ASRSpec(TaskSpec):
             ids = [index[c] for c in text]
         return torch.tensor(ids, dtype=torch.long)
 
-    def build_model(self, cfg: Any, labels: Sequence[str]) -> nn.Module:
+    def build_model(self, cfg: Any, labels: Sequence[str], texts: Sequence[str] = ()) -> nn.Module:
+        """ASRNet; its decoder (``cfg.asr_decoder``) takes its lexicon and LM from ``texts``."""
         from ..models import ASRNet
 
+        decoder = decoding.decoder_spec(cfg.asr_decoder, texts, lm_weight=cfg.asr_lm_weight,
+                                        word_score=cfg.asr_word_score, beam=cfg.asr_beam)
+        if decoder is not None and is_word_vocab(labels):
+            raise ValueError(f"asr_decoder={cfg.asr_decoder!r} decodes characters: set asr_units='char'")
         return ASRNet(len(labels), width=cfg.ca_width, n_mels=cfg.n_mels, rnn_dim=cfg.asr_rnn_dim,
-                      n_rnn=cfg.asr_rnn_layers, time_stride=cfg.asr_time_stride, sample_rate=cfg.sample_rate)
+                      n_rnn=cfg.asr_rnn_layers, time_stride=cfg.asr_time_stride, sample_rate=cfg.sample_rate,
+                      decoder=decoder)
 
     def loss(self, output: Any, batch: dict[str, Any], cfg: Any = None) -> torch.Tensor:
         """CTC per utterance, normalised by the transcript length (see :func:`aelib.losses.ctc_loss`), plus
@@ -82,20 +91,12 @@ class ASRSpec(TaskSpec):
         padded = nn.utils.rnn.pad_sequence(list(targets), batch_first=True, padding_value=0)
         return {"target": padded, "target_length": lengths}
 
-    def decode(self, output: Any, labels: Sequence[str]) -> list[str]:
-        """Greedy CTC: best path, merge repeats, drop blanks, normalise spaces."""
+    def decode(self, output: Any, labels: Sequence[str], model: nn.Module | None = None) -> list[str]:
+        """The model's own decoder (``ASRNet.transcribe``) when it has one, else greedy CTC."""
         log_probs, out_lengths = output
-        best = log_probs.argmax(-1).cpu()
-        sep = " " if is_word_vocab(labels) else ""
-        texts = []
-        for path, n in zip(best.tolist(), out_lengths.cpu().tolist()):
-            chars, prev = [], None
-            for k in path[:n]:
-                if k != prev and k != 0:
-                    chars.append(labels[k])
-                prev = k
-            texts.append(" ".join(sep.join(chars).split()))
-        return texts
+        if model is not None and getattr(model, "decoder", None):
+            return model.transcribe(log_probs, out_lengths, labels)
+        return decoding.greedy(log_probs, out_lengths, labels)
 
     def score(self, preds: Sequence[str], refs: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
         return metrics.wer_cer(preds, refs)

@@ -70,7 +70,8 @@ class TaskSpec:
             raise KeyError(f"{self.name}: label {label!r} is not one of the training labels {list(labels)}") from None
 
     # ---- model -----------------------------------------------------------------------------
-    def build_model(self, cfg: Any, labels: Sequence[str]) -> nn.Module:
+    def build_model(self, cfg: Any, labels: Sequence[str], texts: Sequence[str] = ()) -> nn.Module:
+        """The task's CA; ``texts`` (the training split's labels) for models with text resources (asr)."""
         from ..models import MODELS
 
         cls = MODELS[self.model or self.name]
@@ -98,7 +99,8 @@ class TaskSpec:
         return {"target": torch.stack(list(targets))}
 
     # ---- decoding and scoring --------------------------------------------------------------
-    def decode(self, output: Any, labels: Sequence[str]) -> list[str]:
+    def decode(self, output: Any, labels: Sequence[str], model: nn.Module | None = None) -> list[str]:
+        """Predictions as label strings (``model``: the CA that produced ``output``, for its own decoder)."""
         return [labels[i] for i in output.argmax(-1).tolist()]
 
     def score(self, preds: Sequence[str], refs: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
