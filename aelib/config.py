@@ -158,10 +158,11 @@ TASK_PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         # 0.63/0.68/0.70 (seeds 0-2, 14 epochs, with its bag-of-units term). Characters share what they learn
         # across words (validation CER 0.31 against 0.53-0.61) but misspell (greedy WER 0.78); the lexicon turns that
         # into words and the bigram adds word order: best validation WER 0.38/0.36/0.32 at 12 epochs (0.33/0.36/
-        # 0.29 at 14; docs/tuning.md). Its step costs 1.45x the word model's; 12 epochs keep the study's time,
-        # with the BiGRU's unpacked directions and a time-major conv stack (models/asr.py: the step 71 against
-        # 106 ms). Batches of similar durations (length_buckets) cut the padding that was 38 % of its training
-        # audio. lm_weight and word_score chosen on all 460 validation clips (clean and noisy).
+        # 0.29 at 14; docs/tuning.md). Its step costs 1.45x the word model's, 1.2x the old word model's (the
+        # BiGRU's unpacked directions and a time-major conv stack, models/asr.py: the step 71 against 106 ms);
+        # at 12 epochs the study's asr runs took 8.2 % more time than with 14 word epochs. Batches of similar
+        # durations (length_buckets) cut the padding that was 38 % of its training audio. lm_weight and
+        # word_score chosen on all 460 validation clips (clean and noisy).
         "asr": dict(asr_units="char", asr_time_stride=4, ca_width=16, asr_rnn_dim=128, asr_rnn_layers=1,
                     batch_size=8, lr=3e-3, ae_lr=1e-3, max_train_clips=500, ca_epochs=12, max_eval_clips=40,
                     length_buckets=20, asr_decoder="bigram", asr_lm_weight=0.8, asr_word_score=1.0),

@@ -1,9 +1,10 @@
 """Speech recognition model: log-mel -> ResCNN -> BiGRU -> characters, trained with CTC.
 
-DeepSpeech2-style (Amodei et al. 2016), in the compact "ResCNN + BiGRU" layout: a 3x3 conv with
-stride 2 in time and frequency (20 ms output frames), residual 2-D conv blocks with LayerNorm over
-the mel axis and GELU, a linear projection of (channels x mels) to ``rnn_dim``, bidirectional GRU
-layers each preceded by LayerNorm + GELU, and a two-layer classifier to the vocabulary.
+DeepSpeech2-style (Amodei et al. 2016), in the compact "ResCNN + BiGRU" layout: a conv with stride 4
+in frequency and ``time_stride`` in time (20-80 ms output frames), residual 2-D conv blocks with
+LayerNorm over the mel axis and GELU, a linear projection of (channels x mels) to ``rnn_dim``,
+bidirectional GRU layers each preceded by LayerNorm + GELU, and a two-layer classifier to the
+vocabulary (characters, or words). Decoding is :mod:`aelib.decoding`'s (``decoder``).
 """
 from __future__ import annotations
 
