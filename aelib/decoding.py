@@ -32,10 +32,15 @@ BLANK_TOKEN, SIL_TOKEN = "-", "|"  # flashlight's names for the CTC blank and th
 START, END = "<s>", "</s>"
 
 
+def is_word_vocab(labels: Sequence[str]) -> bool:
+    """Whole-word units (the blank first, then words) rather than characters."""
+    return any(len(u) > 1 for u in labels[1:])
+
+
 def greedy(log_probs: torch.Tensor, lengths: torch.Tensor, labels: Sequence[str]) -> list[str]:
     """Best path: merge repeats, drop blanks (index 0), normalise spaces; word units are space-joined."""
     best = log_probs.argmax(-1).cpu()
-    sep = " " if any(len(u) > 1 for u in labels[1:]) else ""
+    sep = " " if is_word_vocab(labels) else ""
     texts = []
     for path, n in zip(best.tolist(), lengths.cpu().tolist()):
         units, prev = [], None
@@ -192,5 +197,5 @@ def lm_log_prob(spec: dict[str, Any], text: str) -> float:
     return total + float(table[prev, len(spec["words"])])
 
 
-__all__ = ["DECODERS", "greedy", "bigram_counts", "decoder_spec", "bigram_table", "LexiconDecoder", "make_decoder",
-           "lm_log_prob"]
+__all__ = ["DECODERS", "is_word_vocab", "greedy", "bigram_counts", "decoder_spec", "bigram_table", "LexiconDecoder",
+           "make_decoder", "with_final_boundary", "lm_log_prob"]

@@ -28,15 +28,12 @@ import torch
 from torch import nn
 
 from .. import decoding, metrics
+from ..decoding import is_word_vocab
 from ..losses import bag_of_units_loss, ctc_loss
 from .base import TaskSpec, register
 
 BLANK = "<blank>"
 VOCAB: tuple[str, ...] = (BLANK, " ", "'", *string.ascii_lowercase)
-
-
-def is_word_vocab(labels: Sequence[str]) -> bool:
-    return any(len(u) > 1 for u in labels[1:])
 
 
 class ASRSpec(TaskSpec):
