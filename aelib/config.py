@@ -160,7 +160,8 @@ TASK_PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         # into words and the bigram adds word order: best validation WER 0.38/0.36/0.32 at 12 epochs (0.33/0.36/
         # 0.29 at 14; docs/tuning.md). Its step costs 1.45x the word model's, 1.2x the old word model's (the
         # BiGRU's unpacked directions and a time-major conv stack, models/asr.py: the step 71 against 106 ms);
-        # at 12 epochs the study's asr runs took 8.2 % more time than with 14 word epochs. Batches of similar
+        # 12 epochs train in the study in the time of the word model's 14; its evaluation costs ~10 s more per run
+        # (the beam search, 40 ms frames): the study's asr runs took 8.2 % more time. Batches of similar
         # durations (length_buckets) cut the padding that was 38 % of its training audio. The decoder's
         # lm_weight and word_score (Config's defaults) were chosen on all 460 validation clips.
         "asr": dict(asr_units="char", asr_time_stride=4, ca_width=16, asr_rnn_dim=128, asr_rnn_layers=1,
