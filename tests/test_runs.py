@@ -1,4 +1,5 @@
 """Every paradigm trains and evaluates on every task (fake micro-corpus), writes its files, loads back."""
+import csv
 import json
 
 import numpy as np
@@ -176,3 +177,25 @@ def test_ser_speaker_norm_runs_and_predicts_with_enrollment_clips(paradigm, fake
     clips = [rng.standard_normal(12000).astype(np.float32) * 0.1 for _ in range(3)]
     assert pipe.predict(clips[0], 16000, speaker_clips=clips[1:]) in pipe.labels
     assert pipe.predict(clips[0], 16000) in pipe.labels
+
+
+def test_asr_bigram_decoder_decodes_training_evaluation_and_load_run(fake_root, tmp_path, monkeypatch):
+    """With asr_decoder="bigram" every transcript (validation, test grid, load_run) comes from the model's
+    own lexicon search, whose words are the training transcripts' words."""
+    from aelib.models.asr import ASRNet
+
+    calls = []
+    transcribe = ASRNet.transcribe
+    monkeypatch.setattr(ASRNet, "transcribe", lambda self, *a: calls.append(1) or transcribe(self, *a))
+    cfg = make_config("smoke", task="asr", paradigm="cascade", data_dir=str(fake_root), run_root=str(tmp_path),
+                      test_snrs=(0.0,), asr_decoder="bigram")
+    m = execute(cfg, progress=False)
+    assert len(calls) >= 3 and all(np.isfinite(c["wer"]) for c in m["cells"])
+    pipe = load_run(cfg.run_dir)
+    assert pipe.ca.decoder["kind"] == "bigram"
+    words = set(pipe.ca.decoder["words"])
+    text = pipe.predict(np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1, 16000)
+    assert isinstance(text, str) and set(text.split()) <= words
+    with open(cfg.run_dir / "predictions.csv") as f:
+        preds = [r["pred"] for r in csv.DictReader(f)]
+    assert preds and all(set(p.split()) <= words for p in preds)  # the test grid's transcripts: lexicon words
