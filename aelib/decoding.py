@@ -88,6 +88,12 @@ def bigram_table(words: Sequence[str], bigrams: Sequence[Sequence[Any]], smoothi
     return np.log(counts / counts.sum(1, keepdims=True))
 
 
+def check_char_units(labels: Sequence[str], kind: str) -> None:
+    """Raise unless ``labels`` are character units (the blank, then a space, then single characters)."""
+    if len(labels) < 3 or labels[1] != " " or any(len(u) != 1 for u in labels[1:]):
+        raise ValueError(f"the {kind!r} decoder needs character units (asr_units='char'), got {list(labels[:5])}...")
+
+
 class LexiconDecoder:
     """Lexicon beam search (flashlight, via torchaudio) over character CTC log-probs.
 
@@ -99,9 +105,7 @@ class LexiconDecoder:
     def __init__(self, spec: dict[str, Any], labels: Sequence[str]) -> None:
         from torchaudio.models.decoder import ctc_decoder
 
-        if len(labels) < 3 or labels[1] != " " or any(len(u) != 1 for u in labels[1:]):
-            raise ValueError(f"the {spec['kind']!r} decoder needs character units (asr_units='char'), got "
-                             f"{list(labels[:5])}...")
+        check_char_units(labels, spec["kind"])
         tokens = [BLANK_TOKEN, SIL_TOKEN, *labels[2:]]
         known = set(labels[2:])
         words = [w for w in spec["words"] if set(w) <= known]
@@ -133,7 +137,7 @@ def with_final_boundary(log_probs: torch.Tensor, lengths: torch.Tensor) -> tuple
     b, n, v = log_probs.shape
     boundary = torch.full((v,), -1e4, dtype=log_probs.dtype)
     boundary[1] = 0.0
-    out = torch.cat([log_probs, boundary.expand(b, 1, v)], 1).clone()
+    out = torch.cat([log_probs, boundary.expand(b, 1, v)], 1)
     out[torch.arange(b), lengths.long()] = boundary
     return out, lengths + 1
 
@@ -197,5 +201,5 @@ def lm_log_prob(spec: dict[str, Any], text: str) -> float:
     return total + float(table[prev, len(spec["words"])])
 
 
-__all__ = ["DECODERS", "is_word_vocab", "greedy", "bigram_counts", "decoder_spec", "bigram_table", "LexiconDecoder",
-           "make_decoder", "with_final_boundary", "lm_log_prob"]
+__all__ = ["DECODERS", "is_word_vocab", "check_char_units", "greedy", "bigram_counts", "decoder_spec", "bigram_table",
+           "LexiconDecoder", "make_decoder", "with_final_boundary", "lm_log_prob"]

@@ -103,15 +103,27 @@ def matmul_peak(threads: int, n: int = 2048, repeats: int = 5) -> float:
 
 
 # ---- models and synthetic batches ------------------------------------------------------------
-def task_labels(cfg: Config, task_name: str) -> list[str]:
-    """The training labels from the corpus manifest when there is one, else the embedded corpus's count."""
-    task = get_task(task_name)
+def manifest_rows(cfg: Config, task_name: str) -> list[dict] | None:
+    """The task's manifest rows when the corpus has a readable one, else None."""
     manifest = Path(cfg.data_dir) / f"{task_name}.csv"
-    if manifest.exists():
-        from aelib.corpora.manifest import read_manifest
+    if not manifest.exists():
+        return None
+    from aelib.corpora.manifest import read_manifest
 
+    try:
+        return read_manifest(manifest)
+    except Exception:  # noqa: BLE001 - a malformed manifest must not stop a benchmark
+        return None
+
+
+def task_labels(cfg: Config, task_name: str, rows: list[dict] | None = None) -> list[str]:
+    """The training labels from the corpus manifest (``rows``, read when not given) when there is one, else
+    the embedded corpus's count."""
+    task = get_task(task_name)
+    rows = manifest_rows(cfg, task_name) if rows is None else rows
+    if rows is not None:
         try:
-            return task.labels_from_manifest(read_manifest(manifest), cfg)
+            return task.labels_from_manifest(rows, cfg)
         except Exception:  # noqa: BLE001 - a malformed manifest must not stop a benchmark
             pass
     if task_name == "asr":
@@ -130,21 +142,14 @@ def bench_specs(cfg: Config, models: list[str] | None = None) -> list[dict[str, 
     return specs
 
 
-def task_texts(cfg: Config, task_name: str) -> list[str]:
-    """The training transcripts (asr's decoder resources; they take no part in a training step), else the labels."""
-    manifest = Path(cfg.data_dir) / f"{task_name}.csv"
-    if manifest.exists():
-        from aelib.corpora.manifest import read_manifest
-
-        try:
-            return [r["label"] for r in read_manifest(manifest) if r["split"] == "train"]
-        except Exception:  # noqa: BLE001 - a malformed manifest must not stop a benchmark
-            pass
-    return [u for u in task_labels(cfg, task_name) if u.strip() and not u.startswith("<")] or ["a"]
-
-
 def build_ca(cfg: Config, task_name: str) -> torch.nn.Module:
-    return get_task(task_name).build_model(cfg, task_labels(cfg, task_name), task_texts(cfg, task_name))
+    """The task's CA with its text resources: the manifest's training transcripts (asr's decoder; they take
+    no part in a training step), else the labels themselves."""
+    rows = manifest_rows(cfg, task_name)
+    labels = task_labels(cfg, task_name, rows)
+    texts = [r["label"] for r in rows or [] if r.get("split") == "train"]
+    texts = texts or [u for u in labels if u.strip() and not u.startswith("<")] or ["a"]
+    return get_task(task_name).build_model(cfg, labels, texts)
 
 
 def build_model(spec: dict[str, Any], cfg: Config) -> torch.nn.Module:

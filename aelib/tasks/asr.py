@@ -65,8 +65,8 @@ class ASRSpec(TaskSpec):
 
         decoder = decoding.decoder_spec(cfg.asr_decoder, texts, lm_weight=cfg.asr_lm_weight,
                                         word_score=cfg.asr_word_score, beam=cfg.asr_beam)
-        if decoder is not None and is_word_vocab(labels):
-            raise ValueError(f"asr_decoder={cfg.asr_decoder!r} decodes characters: set asr_units='char'")
+        if decoder is not None:
+            decoding.check_char_units(labels, cfg.asr_decoder)  # at build time, not at the first validation
         return ASRNet(len(labels), width=cfg.ca_width, n_mels=cfg.n_mels, rnn_dim=cfg.asr_rnn_dim,
                       n_rnn=cfg.asr_rnn_layers, time_stride=cfg.asr_time_stride, sample_rate=cfg.sample_rate,
                       decoder=decoder)
