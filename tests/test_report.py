@@ -185,3 +185,19 @@ def test_ablation_voice_table_gives_each_arm_per_voice(root):
     md = (root / "ablations" / "voices.md")
     ablations.write_ablation_tables(root)
     assert "| kws | synthetic | espeak* | accuracy |" in md.read_text()
+
+
+def test_the_committed_runs_match_the_preset_they_claim():
+    """`make study` on a fresh clone skips the committed runs only if the preset still resolves to the
+    settings each recorded; a changed default (even an asr one) puts every run of every task in conflict."""
+    from aelib.config import make_config
+    from aelib.study import settings_diff
+
+    runs = sorted((REPO / "runs" / "default").glob("*/*/seed*/params.json"))
+    if not runs:
+        pytest.skip("no committed study")
+    for params in runs:
+        cfg = json.loads(params.read_text())["config"]
+        resolved = make_config(cfg["preset"], task=cfg["task"], paradigm=cfg["paradigm"], seed=cfg["seed"],
+                               study=cfg["study"], data_dir=cfg["data_dir"], run_root=cfg["run_root"])
+        assert settings_diff(params.parent, resolved) == [], params.parent
