@@ -8,6 +8,8 @@ and the trainer resumes from its checkpoint; a failing run is reported at the en
 on (its executed notebook, with the error, stays in the run folder). Runs of the same task and seed
 are queued so that the shared stages (``ca_clean`` from ``clean``, ``ae_pretrain`` from
 ``cascade``) are produced first; a file lock in the trainer prevents duplicate shared work anyway.
+Each worker keeps one kernel and resets it between its notebooks (:class:`WarmKernel`; ``--fresh-kernels``
+gives every run its own).
 After the grid, ``notebooks/02_results.ipynb`` is executed into ``runs/<study>/results.ipynb`` and
 ``notebooks/03_demo.ipynb`` into ``runs/<study>/03_demo.ipynb`` (Figure 4 into ``results/``), and
 ``runs/<study>/study_info.json`` records the grid, the outcome of every run, the runs still missing and
@@ -17,6 +19,7 @@ that a killed invocation keeps its time); its ``wall_seconds`` is the study's to
     python -m aelib.study --preset small --study default --tasks kws asr ser asc \\
         --paradigms clean noisy cascade joint iterative --seeds 0 1 2 --workers 2 \\
         [--data-dir DIR] [--run-root runs] [--set [SCOPE:]KEY=VALUE ...] [--results auto|always|never]
+        [--fresh-kernels]
 
 ``--set`` takes any Config field (JSON values); a SCOPE of a task, a paradigm or ``task/paradigm``
 limits it to those runs, e.g. ``--set asr:lr=5e-4 joint:joint_lambda=0.3``.
@@ -42,7 +45,10 @@ TRAIN_NOTEBOOK = REPO / "notebooks" / "01_train.ipynb"
 RESULTS_NOTEBOOK = REPO / "notebooks" / "02_results.ipynb"
 DEMO_NOTEBOOK = REPO / "notebooks" / "03_demo.ipynb"  # Figure 4 and the static SNR grid, from the study's runs
 # Within one task and seed: clean makes ca_clean, cascade makes ae_pretrain; joint and iterative reuse them.
-PARADIGM_ORDER = ("clean", "cascade", "noisy", "joint", "iterative", "noisereduce")
+# noisy (short, needs nothing) goes last, so that the study ends on short runs: replaying the study at
+# fb01f8c's run times on 2 workers, its last run ends 5456 s in, against 5497 s in the order before
+# (clean, cascade, noisy, ...), where one worker stood idle for 92 s at the end.
+PARADIGM_ORDER = ("clean", "cascade", "joint", "iterative", "noisereduce", "noisy")
 # Notebook parameters that are not Config fields.
 RUNTIME_PARAMETERS = ("threads", "progress")
 FAILURES = ("failed", "conflict", "invalid")  # failed: the notebook raised; conflict: other settings in the folder
@@ -178,59 +184,166 @@ def _papermill_value(v: Any) -> Any:
     return json.dumps(v) if isinstance(v, (list, dict)) else v
 
 
-def serve_notebooks() -> None:
+# Run before each notebook in a kept kernel: the namespace, history and execution count of a new session,
+# no open figures, warnings shown again, the job's folder as cwd. Modules stay imported: that is the point.
+RESET_KERNEL = """\
+get_ipython().reset(new_session=True)
+import gc as _gc, os as _os, sys as _sys, warnings as _warnings
+if "matplotlib.pyplot" in _sys.modules:
+    _sys.modules["matplotlib.pyplot"].close("all")
+_warnings.onceregistry.clear()
+_warnings._filters_mutated()
+_os.chdir({cwd!r})
+_gc.collect()
+del _gc, _os, _sys, _warnings
+"""
+
+
+class WarmKernel:
+    """One Jupyter kernel that a notebook worker keeps between its notebooks.
+
+    Starting a kernel and importing torch, pandas, matplotlib, seaborn and aelib (and torch._dynamo, which
+    the first optimizer imports) cost ~9 s of CPU per run, the same in every run of a study. A kept kernel
+    pays them once per worker; :data:`RESET_KERNEL` gives each notebook a fresh namespace. Every run seeds
+    its own random generators (:func:`aelib.train.seed_everything`), so a run's numbers do not depend on the
+    run before it (tests/test_study.py compares a kept kernel's run with a fresh kernel's). A kernel whose
+    notebook failed is shut down, never handed on; so is one started for other threads or another kernel.
+    """
+
+    def __init__(self) -> None:
+        self.km: Any = None
+        self.key: tuple[str, int] | None = None
+
+    def manager(self, kernel_name: str, threads: int) -> Any:
+        """The kept kernel manager for (kernel_name, threads); a new, not yet started one when it changed."""
+        from jupyter_core.utils import run_sync
+
+        if self.km is not None and (self.key != (kernel_name, threads) or not run_sync(self.km.is_alive)()):
+            self.discard()
+        if self.km is None:
+            from jupyter_client.manager import AsyncKernelManager
+
+            self.km, self.key = AsyncKernelManager(kernel_name=kernel_name), (kernel_name, threads)
+        return self.km
+
+    def discard(self) -> None:
+        """Shut the kernel down (if one was started); the next notebook gets a new one."""
+        from jupyter_core.utils import run_sync
+
+        km, self.km, self.key = self.km, None, None
+        if km is not None and km.has_kernel:
+            try:
+                run_sync(km.shutdown_kernel)(now=True)
+            except Exception:  # already dead: nothing left to stop
+                pass
+
+
+WARM_ENGINE = "aelib-warm-kernel"
+
+
+def _register_warm_engine() -> None:
+    """Register a papermill engine that executes a notebook in a :class:`WarmKernel` (engine kwargs
+    ``warm`` and ``kernel_cwd``); papermill's own engine creates and shuts down a kernel per notebook."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import remove_args
+
+    class ResetClient(PapermillNotebookClient):
+        reset_code = ""
+
+        def papermill_execute_cells(self) -> None:
+            reply = self.wait_for_reply(self.kc.execute(self.reset_code, silent=True, store_history=False))
+            content = (reply or {}).get("content", {})
+            if content.get("status") != "ok":
+                raise RuntimeError(f"could not reset the kept kernel: {content.get('ename')}: {content.get('evalue')}")
+            super().papermill_execute_cells()
+
+    class WarmEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
+                                     start_timeout=60, execution_timeout=None, warm=None, kernel_cwd=".",
+                                     threads=1, **kwargs):
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            client = ResetClient(nb_man, km=warm.manager(kernel_name, threads), timeout=execution_timeout,
+                                 startup_timeout=start_timeout, kernel_name=kernel_name, log=logger,
+                                 log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
+            client.reset_code = RESET_KERNEL.format(cwd=str(kernel_cwd))
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:  # the kernel lives on; this notebook's channels do not
+                    client.kc.stop_channels()
+
+    papermill_engines.register(WARM_ENGINE, WarmEngine)
+
+
+def serve_notebooks(keep_kernel: bool = True) -> None:
     """The notebook worker's loop (``python -c "import aelib.study as s; s.serve_notebooks()"``).
 
     Reads one job per line (JSON) on stdin, executes it with papermill in this process and answers one
-    JSON line on the stdout it started with. Each notebook still runs in a fresh kernel, so runs stay
-    isolated; what a long-lived worker saves is Python's start and papermill's import (measured: 6.0 ->
-    4.3 s per run outside the notebook's cells). While a job runs, fds 1 and 2 (this worker's and its
-    kernel's output) go to the job's ``<output>.log``.
+    JSON line on the stdout it started with. A long-lived worker saves Python's start and papermill's
+    import (measured: 6.0 -> 4.3 s per run outside the notebook's cells); with ``keep_kernel`` it also
+    keeps its kernel between notebooks (:class:`WarmKernel`), else each notebook gets a fresh kernel.
+    While a job runs, fds 1 and 2 (this worker's and its kernel's output) go to the job's ``<output>.log``.
     """
     answers = os.fdopen(os.dup(1), "w")  # the answer channel; fd 1 itself never carries stray output to it
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     import papermill as pm
 
-    for line in sys.stdin:
-        job = json.loads(line)
-        output = Path(job["output"])
-        output.parent.mkdir(parents=True, exist_ok=True)
-        message = ""
-        sys.stdout.flush()
-        sys.stderr.flush()
-        with open(output.with_suffix(".log"), "w") as log:
-            os.dup2(log.fileno(), 1)
-            os.dup2(log.fileno(), 2)
-            for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # the kernel inherits them
-                os.environ[v] = str(job["threads"])
-            try:
-                pm.execute_notebook(job["input"], str(output), cwd=job["cwd"], kernel_name=job.get("kernel_name"),
-                                    parameters={k: _papermill_value(v) for k, v in job["parameters"].items()},
-                                    progress_bar=False, log_output=False)
-            except Exception as exc:  # the notebook raised (its error is in the notebook) or the kernel died
-                message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
-                print(message, flush=True)
+    warm = WarmKernel() if keep_kernel else None
+    if warm is not None:
+        _register_warm_engine()
+    try:
+        for line in sys.stdin:
+            job = json.loads(line)
+            output = Path(job["output"])
+            output.parent.mkdir(parents=True, exist_ok=True)
+            message = ""
             sys.stdout.flush()
             sys.stderr.flush()
-        answers.write(json.dumps({"key": job["key"], "message": message}) + "\n")
-        answers.flush()
+            with open(output.with_suffix(".log"), "w") as log:
+                os.dup2(log.fileno(), 1)
+                os.dup2(log.fileno(), 2)
+                for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # the kernel inherits them
+                    os.environ[v] = str(job["threads"])
+                engine = (dict(engine_name=WARM_ENGINE, warm=warm, kernel_cwd=job["cwd"], threads=int(job["threads"]))
+                          if warm is not None else {})
+                try:
+                    pm.execute_notebook(job["input"], str(output), cwd=job["cwd"], kernel_name=job.get("kernel_name"),
+                                        parameters={k: _papermill_value(v) for k, v in job["parameters"].items()},
+                                        progress_bar=False, log_output=False, **engine)
+                except Exception as exc:  # the notebook raised (its error is in the notebook) or the kernel died
+                    message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+                    print(message, flush=True)
+                    if warm is not None:
+                        warm.discard()  # whatever state a failed run left, the next run does not inherit it
+                sys.stdout.flush()
+                sys.stderr.flush()
+            answers.write(json.dumps({"key": job["key"], "message": message}) + "\n")
+            answers.flush()
+    finally:
+        if warm is not None:
+            warm.discard()
 
 
 class NotebookWorker:
     """A long-lived papermill process (:func:`serve_notebooks`) that executes notebooks one at a time.
 
     The grid runner gives each of its threads one worker: a run no longer pays a new Python and
-    papermill's import, and a crash still only takes a kernel (or, at worst, this worker, which the next
-    job replaces).
+    papermill's import (nor, with ``keep_kernel``, a kernel's start and imports: :class:`WarmKernel`), and
+    a crash still only takes a kernel (or, at worst, this worker, which the next job replaces).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep_kernel: bool = False) -> None:
         self.proc: subprocess.Popen | None = None
+        self.keep_kernel = keep_kernel
 
     def _start(self) -> subprocess.Popen:
         path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)  # aelib, wherever run from
         env = {**os.environ, "PYTHONPATH": path}
-        return subprocess.Popen([sys.executable, "-c", "import aelib.study as s; s.serve_notebooks()"],
+        code = f"import aelib.study as s; s.serve_notebooks(keep_kernel={bool(self.keep_kernel)})"
+        return subprocess.Popen([sys.executable, "-c", code],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -427,7 +540,7 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
               command: str = "",
               kernel_name: str | None = None, train_notebook: str | Path = TRAIN_NOTEBOOK,
               results_notebook: str | Path = RESULTS_NOTEBOOK, threads: int | None = None,
-              demo_notebook: str | Path | None = DEMO_NOTEBOOK) -> StudyReport:
+              demo_notebook: str | Path | None = DEMO_NOTEBOOK, keep_kernels: bool = True) -> StudyReport:
     """Run the grid (skipping finished runs), then the results and demo notebooks; see the module docstring.
 
     Args:
@@ -442,6 +555,8 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
         command: the command line, recorded with this invocation in study_info.json.
         threads: torch/OpenMP threads per run; default cores // workers. Set 1 when the machine is shared:
             oversubscribed OpenMP threads spin and can be many times slower (measured 4x).
+        keep_kernels: each worker runs its notebooks in one kept kernel, reset between them (:class:`WarmKernel`;
+            saves a kernel's start and imports per run); False gives every notebook a fresh kernel.
 
     Returns:
         A :class:`StudyReport`; ``report.ok`` is False when a run, the results or the demo notebook failed.
@@ -466,7 +581,7 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
     invocation = {"command": command, "started": started, "status": "running"}
     info = {"study": study, "preset": preset, "tasks": list(dict.fromkeys(tasks)),
             "paradigms": list(dict.fromkeys(paradigms)), "seeds": list(dict.fromkeys(seeds)), "workers": workers,
-            "threads_per_worker": threads, "data_dir": str(root), "overrides": overrides, "status": "running",
+            "threads_per_worker": threads, "keep_kernels": bool(keep_kernels), "data_dir": str(root), "overrides": overrides, "status": "running",
             "started": started, "invocations": [*history, invocation]}
 
     from .runs import corpus_changed
@@ -513,7 +628,7 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
 
         def execute(job: dict[str, Any]) -> dict[str, Any]:  # one long-lived papermill worker per thread
             if not hasattr(local, "worker"):
-                local.worker = NotebookWorker()
+                local.worker = NotebookWorker(keep_kernel=keep_kernels)
                 pool_workers.append(local.worker)
             return local.worker.run(job)
 
@@ -614,6 +729,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", default="auto", choices=("auto", "always", "never"),
                    help="execute the results and demo notebooks: auto = when something changed (default)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--fresh-kernels", action="store_true",
+                   help="a fresh kernel for every run (default: each worker keeps one kernel, reset between runs)")
     a = p.parse_args(argv)
     from .corpora.embedded import BuildError
     from .corpora.sources import SourceError
@@ -621,6 +738,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = run_study(a.preset, a.study, a.tasks, a.paradigms, a.seeds, a.workers, a.data_dir, a.run_root,
                            parse_sets(a.set), results=a.results, progress=not a.quiet, threads=a.threads,
+                           keep_kernels=not a.fresh_kernels,
                            command=command_line("python -m aelib.study", argv))
     except (FileNotFoundError, ValueError, BuildError, SourceError) as exc:  # before any run started
         print(f"error: {exc}", file=sys.stderr)

@@ -17,7 +17,7 @@ from .fake_corpus import make_fake_corpus
 # ---- fast unit tests -----------------------------------------------------------------------------
 def test_grid_order_puts_shared_stage_producers_first():
     g = S.grid(["kws", "asr"], ["iterative", "joint", "noisy", "cascade", "clean"], [0, 1])
-    assert g[:5] == [("kws", p, 0) for p in ("clean", "cascade", "noisy", "joint", "iterative")]
+    assert g[:5] == [("kws", p, 0) for p in ("clean", "cascade", "joint", "iterative", "noisy")]
     assert g[5][0] == "asr" and g[10] == ("kws", "clean", 1) and len(g) == 20
     with pytest.raises(ValueError, match="paradigm"):
         S.grid(["kws"], ["bogus"], [0])
@@ -135,6 +135,20 @@ def test_rerun_skips_finished_runs_and_rewrites_nothing(smoke):
     assert info["peak_rss_mb"] == first["peak_rss_mb"] > 100  # the study's peak is its invocations' largest
 
 
+def test_a_run_in_a_kept_kernel_equals_the_run_in_a_fresh_kernel(smoke, tmp_path):
+    """The smoke study's workers keep their kernels, so ser/clean (the third job, after kws/clean and
+    kws/cascade) ran in a kernel that had run another notebook. In a fresh kernel it gives the same numbers."""
+    report, tmp, data = smoke
+    fresh = S.run_study("smoke", "t", ["ser"], ["clean"], [0], workers=1, data_dir=str(data),
+                        run_root=str(tmp_path / "runs"), overrides=OVERRIDES, progress=False, results="never",
+                        keep_kernels=False)
+    assert fresh.ok
+    kept, new = (json.loads((root / "t" / "ser" / "clean" / "seed0" / "metrics.json").read_text())
+                 for root in (tmp / "runs", tmp_path / "runs"))
+    assert json.loads((tmp / "runs" / "t" / "study_info.json").read_text())["keep_kernels"] is True
+    assert kept["headline"] == new["headline"] and kept["cells"] == new["cells"]
+
+
 def test_the_study_peak_memory_survives_a_later_lighter_invocation(tmp_path):
     """A second invocation that reruns one task must not replace the study's peak by its own smaller one."""
     (tmp_path / "study_info.json").write_text(json.dumps(
@@ -227,15 +241,17 @@ def _notebook(path, source):
     return str(path)
 
 
-def test_notebook_worker_runs_jobs_in_turn_and_survives_its_own_death(tmp_path):
+@pytest.mark.parametrize("keep_kernel", [False, True])
+def test_notebook_worker_runs_jobs_in_turn_and_survives_its_own_death(tmp_path, keep_kernel):
     """One worker executes several notebooks (parameters typed as papermill's command line types them,
     threads in the kernel's environment); a kernel that kills the worker is reported, and the next job
-    gets a new worker."""
-    ok = _notebook(tmp_path / "ok.ipynb", "import os, pathlib\npathlib.Path('out.txt').write_text("
-                                          "repr((n, snrs, flag, os.environ['OMP_NUM_THREADS'])))")
-    bad = _notebook(tmp_path / "bad.ipynb", "raise ValueError('bogus value')")
+    gets a new worker. A kept kernel starts each notebook in the job's folder with nothing of the one before."""
+    ok = _notebook(tmp_path / "ok.ipynb", "import os, pathlib\nleft = sorted(k for k in ('seen', 'np') if k in dir())\n"
+                                          "seen = 1\npathlib.Path('out.txt').write_text("
+                                          "repr((n, snrs, flag, os.environ['OMP_NUM_THREADS'], left)))")
+    bad = _notebook(tmp_path / "bad.ipynb", "import numpy as np\nseen = 2\nraise ValueError('bogus value')")
     killer = _notebook(tmp_path / "killer.ipynb", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
-    worker = S.NotebookWorker()
+    worker = S.NotebookWorker(keep_kernel=keep_kernel)
 
     def job(key, nb, **params):
         out = tmp_path / f"run{key}"
@@ -247,14 +263,18 @@ def test_notebook_worker_runs_jobs_in_turn_and_survives_its_own_death(tmp_path):
         first = worker.run(job(1, ok, n=2, snrs=[1.0, 2.0], flag=True))
         pid = worker.proc.pid
         assert first["error"] == "" and first["key"] == 1
-        assert (tmp_path / "run1" / "out.txt").read_text() == "(2, '[1.0, 2.0]', True, '3')"
+        assert (tmp_path / "run1" / "out.txt").read_text() == "(2, '[1.0, 2.0]', True, '3', [])"
+        second = worker.run(job(5, ok, n=3))  # relative paths land in this job's folder, in a clean namespace
+        assert (tmp_path / "run5" / "out.txt").read_text() == "(3, '', False, '3', [])"
+        counts = [c.get("execution_count") for c in json.loads((tmp_path / "run5" / "train.ipynb").read_text())["cells"]]
+        assert counts == [1, 2, 3]  # parameters, papermill's injected parameters, the code: numbered afresh
         failed = worker.run(job(2, bad))
         assert "ValueError: bogus value" in failed["error"] and worker.proc.pid == pid
         died = worker.run(job(3, killer))
         assert "worker died" in died["error"] and worker.proc is None
         again = worker.run(job(4, ok, n=5))
         assert again["error"] == "" and worker.proc.pid != pid
-        assert (tmp_path / "run4" / "out.txt").read_text().startswith("(5, '', False")
+        assert (tmp_path / "run4" / "out.txt").read_text() == "(5, '', False, '3', [])"
         assert (tmp_path / "run4" / "train.log").exists()
     finally:
         worker.close()
