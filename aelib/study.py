@@ -243,7 +243,7 @@ WARM_ENGINE = "aelib-warm-kernel"
 
 def _register_warm_engine() -> None:
     """Register a papermill engine that executes a notebook in a :class:`WarmKernel` (engine kwargs
-    ``warm`` and ``kernel_cwd``); papermill's own engine creates and shuts down a kernel per notebook."""
+    ``warm``, ``kernel_cwd`` and ``threads``); papermill's own engine starts and stops a kernel per notebook."""
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
     from papermill.log import logger
@@ -278,7 +278,7 @@ def _register_warm_engine() -> None:
     papermill_engines.register(WARM_ENGINE, WarmEngine)
 
 
-def serve_notebooks(keep_kernel: bool = True) -> None:
+def serve_notebooks(keep_kernel: bool = False) -> None:
     """The notebook worker's loop (``python -c "import aelib.study as s; s.serve_notebooks()"``).
 
     Reads one job per line (JSON) on stdin, executes it with papermill in this process and answers one
@@ -581,7 +581,8 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
     invocation = {"command": command, "started": started, "status": "running"}
     info = {"study": study, "preset": preset, "tasks": list(dict.fromkeys(tasks)),
             "paradigms": list(dict.fromkeys(paradigms)), "seeds": list(dict.fromkeys(seeds)), "workers": workers,
-            "threads_per_worker": threads, "keep_kernels": bool(keep_kernels), "data_dir": str(root), "overrides": overrides, "status": "running",
+            "threads_per_worker": threads, "keep_kernels": bool(keep_kernels), "data_dir": str(root),
+            "overrides": overrides, "status": "running",
             "started": started, "invocations": [*history, invocation]}
 
     from .runs import corpus_changed
