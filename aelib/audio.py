@@ -7,7 +7,6 @@ Audio is read and written with soundfile (``torchaudio.load`` needs torchcodec, 
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import numpy as np
 import soundfile as sf
 import torch
 import torchaudio.functional as AF
+
+from .files import atomic_write_with
 
 SAMPLE_RATE = 16_000  # the study rate: every model and manifest works at 16 kHz mono
 SILENCE_RMS = 1e-5  # below this RMS (about -100 dBFS) a clip is treated as silent
@@ -93,17 +94,8 @@ def write_audio(path: str | os.PathLike, wave: np.ndarray, sr: int = SAMPLE_RATE
 
     Atomic so that an interrupted corpus build never leaves a truncated file under the final name.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     wave = np.clip(np.asarray(wave, dtype=np.float32), -1.0, 1.0)
-    fd, tmp = tempfile.mkstemp(suffix=".wav", dir=path.parent)
-    os.close(fd)
-    try:
-        sf.write(tmp, wave, sr, subtype=subtype, format="WAV")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write_with(path, lambda tmp: sf.write(str(tmp), wave, sr, subtype=subtype, format="WAV"), suffix=".wav")
 
 
 def fit_length(wave: np.ndarray, n: int, offset: int = 0) -> np.ndarray:

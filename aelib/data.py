@@ -21,8 +21,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from .audio import fit_length, load_audio
 from .config import Config
-from .corpora.manifest import NOISE_COLUMNS, TASK_COLUMNS, read_manifest
+from .corpora.manifest import NOISE_COLUMNS, TASK_COLUMNS, ManifestError, read_manifest
+from .distributed import GlobalBatchSampler, rank, world_size
 from .mixing import MixRecord, draw_mixture, mix
+from .profiles import clip_profiles, speaker_profiles
 
 TRAIN_VAL_SNR_SEED = 7919  # offsets the val generator from training's, so val mixtures are fixed
 
@@ -109,7 +111,7 @@ class MixtureDataset(Dataset):
         noise: the noise bank, or None for clean-only items (noisy == clean).
         snr: a fixed SNR in dB (evaluation), or None to draw uniformly from ``snr_range`` per item.
         seed: base seed; ``set_epoch`` changes the draws of training items.
-        profiles: speaker profile by clip path (:func:`speaker_profiles`), added to each item when given.
+        profiles: speaker profile by clip path (:func:`aelib.profiles.speaker_profiles`), added to each item when given.
     """
 
     def __init__(
@@ -327,8 +329,6 @@ class DataBundle:
 
         Validation and test loaders are not sharded: every rank sees everything (see aelib.distributed).
         """
-        from .distributed import GlobalBatchSampler, rank, world_size
-
         world = world_size() if shuffle else 1
         bucket = shuffle and self.cfg.length_buckets > 0 and not self.task.fixed_length
         sampler = GlobalBatchSampler(len(ds), self.cfg.batch_size, self.cfg.seed * 1000 + epoch, shuffle,
@@ -336,36 +336,6 @@ class DataBundle:
                                      lengths=[float(r["duration"]) for r in ds.rows] if bucket else None,
                                      buckets=self.cfg.length_buckets)
         return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.num_workers)
-
-
-@torch.no_grad()
-def clip_profiles(rows: list[dict], cache: AudioCache, n_samples: int, model: Any, batch: int = 64) -> list[torch.Tensor]:
-    """``model.profile`` of each row's clean clip, as the model sees it (fitted to ``n_samples``, no perturbation)."""
-    out: list[torch.Tensor] = []
-    for k in range(0, len(rows), batch):
-        out.extend(wave_profiles([cache(r["path"]) for r in rows[k:k + batch]], n_samples, model))
-    return out
-
-
-@torch.no_grad()
-def wave_profiles(waves: list[np.ndarray], n_samples: int, model: Any) -> torch.Tensor:
-    """``model.profile`` of clean waveforms fitted to ``n_samples`` (the clip length the model trains on), [B, D]."""
-    x = torch.from_numpy(np.stack([fit_length(w, n_samples) for w in waves]).astype(np.float32))
-    return model.profile(x, torch.full((len(waves),), n_samples, dtype=torch.long))
-
-
-def speaker_profiles(rows: list[dict], means: dict[str, torch.Tensor], prior: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Leave-one-out speaker profiles: for each row, the mean of ``means`` over the other rows of its
-    ``source``; ``prior`` for a speaker with one row."""
-    by_source: dict[str, list[str]] = {}
-    for r in rows:
-        by_source.setdefault(r["source"], []).append(r["path"])
-    out: dict[str, torch.Tensor] = {}
-    for paths in by_source.values():
-        total = torch.stack([means[p] for p in paths]).sum(0)
-        for p in paths:
-            out[p] = (total - means[p]) / (len(paths) - 1) if len(paths) > 1 else prior.clone()
-    return out
 
 
 def clip_seconds(cfg: Config, task: Any) -> float:
@@ -392,8 +362,6 @@ def load_data(cfg: Config, task: Any) -> DataBundle:
     Raises:
         aelib.corpora.manifest.ManifestError: a manifest is missing or a split is empty.
     """
-    from .corpora.manifest import ManifestError
-
     rows, noise_rows = load_manifests(cfg, task.name, task.interferer)
     by_split = {s: drop_too_long([r for r in rows if r["split"] == s], task, cfg, s) for s in ("train", "val", "test")}
     for s, rs in by_split.items():

@@ -20,10 +20,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import Config
+from . import layout, metrics
+from .config import Config, knob_names, settings_hash
 from .data import DataBundle
-from .runs import atomic_write_json
-from .train import pick_device, settings_hash, to_device
+from .device import pick_device, to_device
+from .files import atomic_write_json
 
 CLEAN = "clean"  # the SNR label of the clean condition
 
@@ -52,8 +53,6 @@ def signal_quality(sig: np.ndarray, clean: np.ndarray, sr: int, with_pesq: bool,
     PESQ (~45 ms per second of audio) and STOI are what make evaluation slow on a CPU, so callers
     compute them on a fixed subset of utterances (``Config.ae_metric_clips``); SI-SDR is always computed.
     """
-    from . import metrics
-
     out = {f"{prefix}sisdr": float(metrics.si_sdr(sig[None], clean[None])[0])}
     if with_stoi:
         with warnings.catch_warnings():
@@ -64,9 +63,9 @@ def signal_quality(sig: np.ndarray, clean: np.ndarray, sr: int, with_pesq: bool,
     return out
 
 
-#: the settings that fix a run's test mixtures (with task and seed): what the input-quality cache is keyed by
-INPUT_QUALITY_KEYS = ("task", "seed", "data_dir", "sample_rate", "clip_seconds", "max_eval_clips", "ae_metric_clips",
-                      "eval_pesq", "test_snrs")
+#: the settings that fix a run's test mixtures and what is scored on them (the Config fields tagged
+#: ``input_quality``): what the input-quality cache is keyed by
+INPUT_QUALITY_KEYS = knob_names(input_quality=True)
 
 
 class InputQuality:
@@ -87,7 +86,7 @@ class InputQuality:
     def for_run(cls, cfg: Config) -> InputQuality:
         d = cfg.to_dict()
         key = settings_hash({k: d[k] for k in INPUT_QUALITY_KEYS})
-        return cls(Path(cfg.run_root) / "_shared" / cfg.task / f"seed{cfg.seed}" / f"input_quality-{key}.json")
+        return cls(layout.shared_dir(cfg.run_root, cfg.task, cfg.seed) / f"input_quality-{key}.json")
 
     def _read(self) -> dict[str, dict[str, float]]:
         if self.path is None or not self.path.exists():

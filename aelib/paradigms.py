@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import Config
+from .config import FRONTEND_PARADIGMS, Config
 from .importance import importance_weights
 from .losses import ae_loss as ae_loss_fn
 
@@ -83,7 +83,7 @@ def phases(cfg: Config) -> list[Phase]:
 
 def uses_ae(paradigm: str) -> bool:
     """Whether the run has a front-end (a learned AE, or noisereduce's gate for ``noisereduce``)."""
-    return paradigm in ("cascade", "joint", "iterative", "noisereduce")
+    return paradigm in FRONTEND_PARADIGMS
 
 
 def ca_input(phase: Phase, batch: dict[str, Any], ae: nn.Module | None) -> torch.Tensor:

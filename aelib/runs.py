@@ -1,93 +1,57 @@
 """Run folders: create, execute, resume, and load back for use outside the notebooks.
 
-``runs/<study>/<task>/<paradigm>/seed<k>/`` holds ``params.json`` (resolved config, corpus fingerprint,
-git commit, package versions), ``history.json``, ``checkpoints/`` (``checkpoint.th`` while training,
-``best.th`` at the end), ``importance.json`` (iterative), ``predictions.csv`` (one row per test
-utterance and condition) and ``metrics.json`` (per-cell means and headline numbers), which is
-written last: its presence means the run is finished, and a finished run is skipped on re-run.
-All files are written atomically. A folder holding a run with different settings, or an unfinished
-run started on another version of the corpus, is never overwritten: that is an error.
+``runs/<study>/<task>/<paradigm>/seed<k>/`` (:func:`aelib.layout.run_dir`) holds ``params.json``
+(resolved config, corpus fingerprint, git commit, package versions), ``history.json``, ``checkpoints/``
+(``checkpoint.th`` while training, ``best.th`` at the end), ``importance.json`` (iterative),
+``predictions.csv`` (one row per test utterance and condition) and ``metrics.json`` (per-cell means and
+headline numbers), which is written last: its presence means the run is finished, and a finished run is
+skipped on re-run. All files are written atomically (:mod:`aelib.files`). A folder holding a run with
+different settings, or an unfinished run started on another version of the corpus, is never
+overwritten: that is an error.
 """
 from __future__ import annotations
 
-import csv
+import argparse
 import dataclasses
 import json
-import os
 import platform
 import subprocess
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
+import torchaudio
 
-from .config import Config, make_config
+from . import distributed as dist
+from .audio import AudioError, resample, to_mono
+from .config import Config, make_config, parse_sets
+from .data import clip_seconds, corpus_fingerprint, load_data
+from .device import seed_everything
+from .evaluate import by_source, evaluate, headline, predict_batch
+from .files import atomic_save, atomic_write_json, write_csv
+from .layout import REPO
+from .models import SpectralGate, UNetEnhancer, deserialize, serialize
+from .paradigms import uses_ae
+from .profiles import wave_profiles
+from .tasks import get_task
+from .train import Trainer
 
 
 class RunExistsError(RuntimeError):
     """The run folder holds a run made with different settings."""
 
 
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1, default=_json_default)
-    os.replace(tmp, path)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o)}")
-
-
-def atomic_save(obj: Any, path: str | Path) -> None:
-    """torch.save to a temporary file, then rename: a crash never leaves a truncated checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    path = Path(path)
-    cols: list[str] = []
-    for r in rows:
-        cols.extend(k for k in r if k not in cols)
-    fd, tmp = tempfile.mkstemp(suffix=".csv", dir=path.parent)
-    with os.fdopen(fd, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in r.items()})
-    os.replace(tmp, path)
-
-
 def git_commit() -> str:
     try:
-        root = Path(__file__).resolve().parent.parent
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
                               timeout=5).stdout.strip() or "unknown"
     except Exception:
         return "unknown"
 
 
 def versions() -> dict[str, str]:
-    import torchaudio
-
     return {"python": platform.python_version(), "torch": torch.__version__, "torchaudio": torchaudio.__version__,
             "numpy": np.__version__, "platform": platform.platform()}
 
@@ -152,24 +116,12 @@ def data_changed(params: dict[str, Any], data_fingerprint: str) -> bool:
 def corpus_changed(cfg: Config) -> bool:
     """Whether the run folder's params.json names another corpus than ``cfg.data_dir`` holds now (the check of
     a finished run, here for :func:`execute` and for the study runner alike)."""
-    from .data import corpus_fingerprint
-    from .tasks import get_task
-
     params = cfg.run_dir / "params.json"
     return params.exists() and data_changed(json.loads(params.read_text()), corpus_fingerprint(cfg, get_task(cfg.task)))
 
 
 def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> dict[str, Any]:
     """Train and evaluate one (task, paradigm, seed) run, resuming if interrupted; returns metrics."""
-    from .data import load_data
-    from .evaluate import by_source, evaluate, headline
-    from .models import serialize
-    from .paradigms import uses_ae
-    from .tasks import get_task
-    from .train import Trainer, seed_everything
-
-    from . import distributed as dist
-
     dist.init()
     run_dir = cfg.run_dir
     task = get_task(cfg.task)
@@ -207,13 +159,8 @@ def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> 
 
 def build_ae(cfg: Config) -> torch.nn.Module:
     """The run's front-end: noisereduce's spectral gate for ``noisereduce``, else the U-Net."""
-    from .models.unet import UNetEnhancer
-
     if cfg.paradigm == "noisereduce":
-        from .models.gate import SpectralGate
-
         return SpectralGate(cfg.sample_rate, nonstationary=cfg.gate_nonstationary)
-
     return UNetEnhancer(n_fft=cfg.n_fft, hop=cfg.hop, width=cfg.ae_width, depth=cfg.ae_depth)
 
 
@@ -236,8 +183,6 @@ class Pipeline:
         return self.cfg.paradigm
 
     def _prepare(self, wave: np.ndarray, sr: int) -> torch.Tensor:
-        from .audio import AudioError, resample, to_mono
-
         wave = np.asarray(wave, dtype=np.float32)
         if wave.ndim == 2:
             wave = to_mono(wave if wave.shape[0] > wave.shape[1] else wave.T)
@@ -259,9 +204,6 @@ class Pipeline:
         ``ser_speaker_norm``; their mean profile normalises the features, as in training. Without them
         the training speakers' mean profile stands in.
         """
-        from .data import clip_seconds, wave_profiles
-        from .evaluate import predict_batch
-
         profile = None
         if speaker_clips is not None:
             if not getattr(self.ca, "speaker_norm", False):
@@ -274,9 +216,6 @@ class Pipeline:
 
 def load_run(run_dir: str | Path) -> Pipeline:
     """Rebuild a run's models from ``checkpoints/best.th`` on the CPU."""
-    from .models import deserialize
-    from .tasks import get_task
-
     run_dir = Path(run_dir)
     best = run_dir / "checkpoints" / "best.th"
     if not best.exists():
@@ -291,8 +230,6 @@ def load_run(run_dir: str | Path) -> Pipeline:
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m aelib.runs --task kws --paradigm cascade --preset smoke [--key value ...]``."""
-    import argparse
-
     p = argparse.ArgumentParser(description="Train and evaluate one aelib run (resumes if interrupted).")
     p.add_argument("--task", required=True)
     p.add_argument("--paradigm", required=True)
@@ -303,8 +240,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--run-root", default="runs")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="other Config fields (JSON values)")
     a = p.parse_args(argv)
-    from .study import parse_sets
-
     extra = parse_sets(a.set)
     cfg = make_config(a.preset, task=a.task, paradigm=a.paradigm, seed=a.seed, study=a.study,
                       data_dir=a.data_dir, run_root=a.run_root, **extra)

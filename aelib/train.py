@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import fcntl
-import hashlib
-import json
 import math
 import time
 from pathlib import Path
@@ -30,59 +28,31 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed as dist
-from .config import Config
+from . import layout
+from .config import Config, settings_hash, shared_settings
 from .data import DataBundle
+from .device import pick_device, to_device
+from .evaluate import predict_batch
+from .files import atomic_save, atomic_write_json
+from .losses import ae_loss
 from .paradigms import Phase, ca_input, phases, step_loss
-from .runs import atomic_save, atomic_write_json
-
-# Settings that change what a shared phase computes, always part of its key.
-SHARED_KEYS = ("task", "seed", "data_dir", "sample_rate", "train_snr_low", "train_snr_high", "rir_prob",
-               "speed_perturb", "n_fft", "hop", "ae_width", "ae_depth", "ae_loss", "ca_width", "n_mels",
-               "asr_units", "asr_time_stride", "asr_rnn_dim", "batch_size", "lr", "ae_lr", "weight_decay",
-               "grad_clip", "max_train_clips", "amp")
-# Settings that cannot change a shared phase (names, paradigm knobs, evaluation, epochs: the phase adds its own).
-NOT_SHARED_KEYS = ("paradigm", "preset", "study", "run_root", "device", "test_snrs", "ae_epochs", "ca_epochs", "rounds",
-                   "ae_epochs_per_round", "ca_epochs_per_round", "joint_lambda", "importance", "importance_w_max",
-                   "importance_temperature", "budget_matched", "gate_nonstationary", "max_eval_clips",
-                   "ae_metric_clips", "num_workers", "eval_pesq", "extra")
 
 
 class NonFiniteLossError(RuntimeError):
     """Training produced NaN or Inf; the last good checkpoint is kept."""
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed torch and numpy before any object is built (the seed is part of the run path)."""
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-
-
 def shared_key(cfg: Config, phase: Phase, data: str = "") -> str:
-    """Hash of what a shared phase depends on: ``SHARED_KEYS``, plus any other setting (one not listed in
-    ``NOT_SHARED_KEYS``, e.g. a knob added later) that is off its default, so old keys stay valid; and
-    ``data``, the corpus fingerprint (:func:`aelib.data.corpus_fingerprint`), so that a stage made on one
-    version of a corpus is never loaded by a run on another."""
-    d = cfg.to_dict()
-    defaults = Config(task=cfg.task).to_dict()
-    keys = {k: d[k] for k in SHARED_KEYS}
-    keys.update({k: v for k, v in d.items()
-                 if k not in SHARED_KEYS and k not in NOT_SHARED_KEYS and v != defaults[k]})
+    """Hash of what a shared phase depends on: the settings whose Config fields say they key it
+    (:func:`aelib.config.shared_settings`), the phase's name and epochs, and ``data``, the corpus fingerprint
+    (:func:`aelib.data.corpus_fingerprint`), so that a stage made on one version of a corpus is never loaded
+    by a run on another."""
+    keys = shared_settings(cfg)
     keys["epochs"] = phase.epochs
     keys["phase"] = phase.name
     if data:
         keys["data"] = data
     return settings_hash(keys)
-
-
-def settings_hash(settings: dict[str, Any]) -> str:
-    """Short stable hash of JSON-able settings: the key of a file cached under ``_shared/``."""
-    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def lr_factor(schedule: str, progress: float) -> float:
@@ -94,10 +64,6 @@ def lr_factor(schedule: str, progress: float) -> float:
     if schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * progress))
     raise ValueError(f"unknown lr schedule {schedule!r}")
-
-
-def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
 class Trainer:
@@ -112,7 +78,7 @@ class Trainer:
         self.ca = ca.to(self.device)
         self.run_dir = Path(run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
-        self.shared_dir = Path(cfg.run_root) / "_shared" / cfg.task / f"seed{cfg.seed}"
+        self.shared_dir = layout.shared_dir(cfg.run_root, cfg.task, cfg.seed)
         self.progress = progress and dist.is_main()  # one set of bars under torchrun
         self.phases = phases(cfg)
         self.history: list[dict[str, Any]] = []
@@ -210,15 +176,11 @@ class Trainer:
     @torch.no_grad()
     def validate(self, phase: Phase) -> dict[str, float]:
         """Validation score (higher is better) for best-state selection, on the val split only."""
-        from .evaluate import predict_batch
-
         for m in self.models().values():
             m.eval()
         ds = self.data.val_set(clean_only=phase.ca_input == "clean")
         loader = self.data.loader(ds, shuffle=False)
         if phase.select_by == "ae":
-            from .losses import ae_loss
-
             losses = []
             for batch in loader:
                 batch = to_device(batch, self.device)

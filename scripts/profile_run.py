@@ -16,9 +16,8 @@ import tempfile
 
 import torch
 
-from aelib.config import make_config
+from aelib.config import make_config, parse_sets
 from aelib.runs import execute
-from aelib.study import parse_sets
 
 
 def main() -> None:

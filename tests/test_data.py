@@ -71,26 +71,10 @@ def test_speed_perturb_equals_resample_poly_default_filter(factor):
         np.testing.assert_array_equal(speed_perturb(wave, factor), expected)
 
 
-def test_speaker_profiles_leave_each_clip_out():
-    """A clip's profile is the mean of its speaker's *other* clips; a lone clip gets the prior."""
-    import torch
-
-    from aelib.data import speaker_profiles
-
-    rows = [dict(path=p, source=s) for p, s in (("a1", "A"), ("a2", "A"), ("a3", "A"), ("b1", "B"))]
-    means = {"a1": torch.tensor([1.0, 0.0]), "a2": torch.tensor([3.0, 2.0]), "a3": torch.tensor([5.0, 4.0]),
-             "b1": torch.tensor([9.0, 9.0])}
-    prior = torch.tensor([-1.0, -1.0])
-    out = speaker_profiles(rows, means, prior)
-    torch.testing.assert_close(out["a1"], torch.tensor([4.0, 3.0]))
-    torch.testing.assert_close(out["a3"], torch.tensor([2.0, 1.0]))
-    torch.testing.assert_close(out["b1"], prior)
-
-
 def test_attach_profiles_covers_every_split_and_never_uses_the_clip_itself(fake_root):
     import torch
 
-    from aelib.data import clip_profiles
+    from aelib.profiles import clip_profiles
 
     task = get_task("ser")
     cfg = make_config("smoke", task="ser", paradigm="clean", data_dir=str(fake_root), ser_speaker_norm=True)

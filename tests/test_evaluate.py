@@ -3,10 +3,10 @@ import pytest
 
 from aelib.config import make_config
 from aelib.data import load_data
+from aelib.device import seed_everything
 from aelib.evaluate import InputQuality, evaluate
 from aelib.runs import build_ae
 from aelib.tasks import get_task
-from aelib.train import seed_everything
 
 from .fake_corpus import make_fake_corpus
 

@@ -324,8 +324,8 @@ def test_serialize_roundtrip(name):
     assert torch.equal(a, b)
 
 
-def test_unet_serialize_method_and_unknown_model():
-    d = UNetEnhancer(width=4).serialize()
+def test_unet_serialize_and_unknown_model():
+    d = serialize(UNetEnhancer(width=4))
     assert d["model_args"]["width"] == 4
     with pytest.raises(ValueError):
         deserialize({**d, "model_name": "nope"})

@@ -6,12 +6,13 @@ import torch
 
 from aelib.config import make_config
 from aelib.data import load_data
+from aelib.device import seed_everything
 from aelib.importance import importance_weights
 from aelib.losses import ae_loss
 from aelib.paradigms import Phase, phases, step_loss
 from aelib.runs import build_ae
 from aelib.tasks import get_task
-from aelib.train import Trainer, seed_everything
+from aelib.train import Trainer
 
 from .fake_corpus import make_fake_corpus
 

@@ -5,11 +5,12 @@ import pytest
 import torch
 
 import aelib.train as train_mod
-from aelib.config import make_config
+from aelib.config import knob_names, make_config
 from aelib.data import load_data
+from aelib.device import seed_everything
 from aelib.runs import build_ae
 from aelib.tasks import get_task
-from aelib.train import NonFiniteLossError, Trainer, seed_everything
+from aelib.train import NonFiniteLossError, Trainer
 
 from .fake_corpus import make_fake_corpus
 
@@ -129,7 +130,7 @@ def test_shared_phase_is_computed_once(fake_root, tmp_path, monkeypatch):
 
 
 def test_shared_key_follows_settings_outside_the_fixed_list():
-    """A setting not in SHARED_KEYS (e.g. ser_feature_norm, clip_seconds) still separates shared phases when
+    """A setting tagged shared="if_changed" (e.g. ser_feature_norm, clip_seconds) still separates shared phases when
     set, while at its default it leaves the key as it was (shared stages made before it existed stay valid)."""
     import hashlib
 
@@ -138,7 +139,7 @@ def test_shared_key_follows_settings_outside_the_fixed_list():
     cfg = make_config("smoke", task="ser", paradigm="clean")
     phase = phases(cfg)[0]
     d = cfg.to_dict()
-    old = {k: d[k] for k in train_mod.SHARED_KEYS} | {"epochs": phase.epochs, "phase": phase.name}
+    old = {k: d[k] for k in knob_names(shared="always")} | {"epochs": phase.epochs, "phase": phase.name}
     assert train_mod.shared_key(cfg, phase) == hashlib.sha1(json.dumps(old, sort_keys=True).encode()).hexdigest()[:10]
     for change in (dict(ser_feature_norm="gain"), dict(clip_seconds=2.0)):
         assert train_mod.shared_key(make_config("smoke", task="ser", paradigm="clean", **change), phase) != \

@@ -11,6 +11,7 @@ import sys
 import time
 
 from ..config import default_data_dir
+from .adapters.__main__ import main as adapt_main
 from .embedded import SIZES, BuildError, build_corpus, summary
 from .sources import SourceError
 
@@ -18,8 +19,6 @@ from .sources import SourceError
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["adapt"]:  # the real-corpus adapters keep their own command line
-        from .adapters.__main__ import main as adapt_main
-
         return adapt_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m aelib.corpora", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)

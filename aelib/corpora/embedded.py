@@ -24,13 +24,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..config import default_data_dir
+from ..files import atomic_write_json
 from . import scenes, sources, speech, tts
 from .manifest import (NOISE_COLUMNS, NOISE_SPLITS, SPLITS, TASK_COLUMNS, check_disjoint, read_manifest,
                        write_manifest)
@@ -81,19 +81,6 @@ SIZES = {
         speech_noise={"train": 3, "val": 1, "test_seen": 1, "test_unseen": 2}, real_speech_seconds=8.0,
     ),
 }
-
-
-def _atomic_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def read_build_info(root: str | os.PathLike) -> dict | None:
@@ -176,7 +163,8 @@ class _Builder:
             self.rows[name] = self.stage(name)
             self.timings[name] = round(time.perf_counter() - t0, 2)
             info = {"time_split": self.info["time_split"]} if name in ("noise", "asc") else {}
-            _atomic_json(path, dict(key=self.key, rows=self.rows[name], seconds=self.timings[name], info=info))
+            atomic_write_json(path, dict(key=self.key, rows=self.rows[name], seconds=self.timings[name], info=info),
+                              sort_keys=True, newline=True)
 
 
 def build_corpus(
@@ -257,7 +245,7 @@ def build_corpus(
             "piper (neural TTS) not used: non-deterministic with its default noise, ~0.3 s/sentence without",
         ],
     )
-    _atomic_json(root / "build_info.json", build)  # last: its presence means "built"
+    atomic_write_json(root / "build_info.json", build, sort_keys=True, newline=True)  # last: its presence means "built"
     shutil.rmtree(root / ".stages", ignore_errors=True)
     (root / MARKER).unlink(missing_ok=True)
     return root

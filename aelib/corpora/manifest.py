@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
+
+from ..files import atomic_open
 
 TASK_COLUMNS = ["path", "split", "label", "source", "kind", "duration", "corpus"]
 NOISE_COLUMNS = ["path", "split", "type", "source", "duration", "corpus"]
@@ -41,22 +42,15 @@ class ManifestError(ValueError):
 def write_manifest(path: str | os.PathLike, rows: Iterable[dict], columns: list[str]) -> Path:
     """Write rows as CSV atomically, with columns in a fixed order and rows sorted for reproducibility."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     rows = sorted(rows, key=lambda r: (str(r["split"]), str(r["path"])))
-    fd, tmp = tempfile.mkstemp(suffix=".csv", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-            w.writeheader()
-            for r in rows:
-                out = dict(r)
-                if isinstance(out.get("duration"), float):
-                    out["duration"] = f"{out['duration']:.4f}"
-                w.writerow(out)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_open(path, "w", suffix=".csv", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            out = dict(r)
+            if isinstance(out.get("duration"), float):
+                out["duration"] = f"{out['duration']:.4f}"
+            w.writerow(out)
     return path
 
 

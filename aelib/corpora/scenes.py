@@ -19,6 +19,7 @@ import numpy as np
 from ..audio import SAMPLE_RATE, write_audio
 from . import sources, tts
 from .dsp import fade, loop_to, rng, set_rms_db, trim
+from .ser_proxy import SER_SENTENCES
 
 # ambience type -> ufoai sound/ambience loops (the machinery type is needed for Figure 4)
 AMBIENCE = {
@@ -184,8 +185,6 @@ def build_asc(root, size, seed: int, parts: dict[str, list[dict]]) -> list[dict]
 
 def build_asc_interferers(root, size, seed: int, workers: int, progress: bool) -> list[dict]:
     """Speech as the asc noise: synthetic voices per split, real recorded speech as test_unseen."""
-    from .ser_proxy import SER_SENTENCES
-
     jobs, key = [], 0
     for split, n in size.speech_noise.items():
         if split == "test_unseen":

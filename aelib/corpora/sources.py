@@ -30,6 +30,7 @@ import numpy as np
 import soundfile as sf
 
 from ..audio import SAMPLE_RATE, is_silent, resample, to_mono
+from ..files import atomic_open
 
 
 class SourceError(RuntimeError):
@@ -171,11 +172,8 @@ def _cached(pkg: str, rel: str, read) -> np.ndarray | None:
     wave = _decode(read(), f"{pkg}:{rel}")
     if wave is None:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npy", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
+    with atomic_open(path, "wb", suffix=".npy") as f:
         np.save(f, wave)
-    os.replace(tmp, path)
     return wave
 
 

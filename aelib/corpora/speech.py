@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE, is_silent, write_audio
+from ..audio import SAMPLE_RATE, is_silent, load_audio, write_audio
 from . import sources, tts
 from .dsp import place, rng, set_rms_db, trim
 
@@ -157,8 +157,6 @@ def build_kws(root, size, seed: int, noise_rows: list[dict], workers: int, progr
 
 
 def _kws_silence(root, size, seed: int, noise_rows: list[dict]) -> list[dict]:
-    from ..audio import load_audio
-
     rows = []
     for split, n in size.kws_per_class.items():
         pool = [r for r in noise_rows if r["split"] == {"test": "test_seen"}.get(split, split)]

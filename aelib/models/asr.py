@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..decoding import make_decoder
 from .frontends import LogMel
 from .unet import check_wave
 
@@ -148,8 +149,6 @@ class ASRNet(nn.Module):
 
     def transcribe(self, log_probs: torch.Tensor, lengths: torch.Tensor, labels: Sequence[str]) -> list[str]:
         """Transcripts of this model's outputs with its own decoder (:func:`aelib.decoding.make_decoder`)."""
-        from ..decoding import make_decoder
-
         key = tuple(labels)
         if key not in self._decoders:
             self._decoders[key] = make_decoder(self.decoder, labels)

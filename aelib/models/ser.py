@@ -8,7 +8,7 @@ band) or ``gain`` (one mean and variance, which keeps the spectral tilt; see ``C
 With ``speaker_norm`` the features also lose their speaker's average log-mel spectrum (a *profile*,
 :meth:`SERNet.profile`): the proxy's emotions, like acted emotions, are departures from a voice's own
 pitch, rate and timbre, so the voice's mean is what the classes are defined against (speaker-level
-normalisation, as SER systems commonly use). The caller passes each clip's profile (``aelib.data``
+normalisation, as SER systems commonly use). The caller passes each clip's profile (:mod:`aelib.profiles`
 computes it from the speaker's *other* clean clips); without one, the training speakers' mean
 (``profile_prior``, saved with the weights) stands in.
 """

@@ -173,11 +173,6 @@ class UNetEnhancer(nn.Module):
         spec = self.stft(noisy)
         return self.istft(spec * self.mask(spec.abs()).to(spec.real.dtype), noisy.shape[-1])  # fp32 under autocast
 
-    def serialize(self) -> dict[str, Any]:
-        from . import serialize
-
-        return serialize(self)
-
     @classmethod
     def from_preset(cls, name: str, **kwargs: Any) -> "UNetEnhancer":
         if name not in UNET_PRESETS:

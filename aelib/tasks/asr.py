@@ -30,6 +30,7 @@ from torch import nn
 from .. import decoding, metrics
 from ..decoding import is_word_vocab
 from ..losses import bag_of_units_loss, ctc_loss
+from ..models import ASRNet
 from .base import TaskSpec, register
 
 BLANK = "<blank>"
@@ -61,8 +62,6 @@ class ASRSpec(TaskSpec):
 
     def build_model(self, cfg: Any, labels: Sequence[str], texts: Sequence[str] = ()) -> nn.Module:
         """ASRNet; its decoder (``cfg.asr_decoder``) takes its lexicon and LM from ``texts``."""
-        from ..models import ASRNet
-
         decoder = decoding.decoder_spec(cfg.asr_decoder, texts, lm_weight=cfg.asr_lm_weight,
                                         word_score=cfg.asr_word_score, beam=cfg.asr_beam)
         if decoder is not None:

@@ -15,6 +15,7 @@ from torch import nn
 
 from .. import metrics
 from ..losses import ce_loss
+from ..models import MODELS
 
 TASKS: dict[str, "TaskSpec"] = {}
 
@@ -72,8 +73,6 @@ class TaskSpec:
     # ---- model -----------------------------------------------------------------------------
     def build_model(self, cfg: Any, labels: Sequence[str], texts: Sequence[str] = ()) -> nn.Module:
         """The task's CA; ``texts`` (the training split's labels) for models with text resources (asr)."""
-        from ..models import MODELS
-
         cls = MODELS[self.model or self.name]
         accepted = inspect.signature(cls).parameters
         common = dict(width=cfg.ca_width, n_mels=cfg.n_mels, sample_rate=cfg.sample_rate, normalize=cfg.ser_feature_norm,
