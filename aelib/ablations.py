@@ -39,6 +39,9 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from .config import TASKS, Config, make_config
+from .results import (collect, collect_sources, of_task_kind, paired_vs_iterative, per_utterance, run_dirs,
+                      to_markdown)
+from .study import command_line, run_study
 
 # name -> (paradigm, overrides as a function of the task's default config, label in tables)
 ABLATIONS: dict[str, tuple[str, Callable[[Config], dict[str, Any]], str]] = {
@@ -67,8 +70,6 @@ def run_ablations(preset: str = "small", tasks: Sequence[str] = DEFAULT_TASKS, s
 
     ``command`` is recorded with each ablation study's invocation (study_info.json).
     """
-    from .study import run_study
-
     reports = []
     for name in names:
         paradigm = ABLATIONS[name][0]
@@ -87,7 +88,6 @@ def combined(run_root: str | Path = "runs", base: str = "default", names: Sequen
              ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(cells, utterances) of the base study's cascade and iterative runs plus every ablation, the
     ablations relabelled as their own "paradigm" so that :func:`aelib.results.paired_vs_iterative` applies."""
-    from .results import collect, per_utterance
 
     root = Path(run_root)
     keep = ("cascade", "iterative")
@@ -117,7 +117,6 @@ def missing_predictions(run_root: str | Path = "runs", base: str = "default",
                         names: Sequence[str] = tuple(ABLATIONS)) -> list[Path]:
     """Finished runs behind the tables whose ``predictions.csv`` is absent (a clone of the committed
     summaries has none): rewriting the tables without them would drop their utterance-level tests."""
-    from .results import run_dirs
 
     return [d for study, paradigm, _ in arms(run_root, base, names) if study.exists()
             for _, p, _, d in run_dirs(study)
@@ -126,7 +125,6 @@ def missing_predictions(run_root: str | Path = "runs", base: str = "default",
 
 def band_table(cells: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame:
     """Primary metric per task, arm and SNR band (and seen/unseen noise), mean over seeds."""
-    from .results import of_task_kind
 
     rows = []
     noisy = of_task_kind(cells, kind)
@@ -151,7 +149,6 @@ def voice_table(run_root: str | Path = "runs", base: str = "default",
     """Each arm's primary metric over the noisy grid per test voice (the runs' ``by_source``), mean over
     seeds: whether a difference between arms comes from the voices the CA recognises or from those it
     does not (where every arm is near chance)."""
-    from .results import collect_sources
 
     frames, order = [], []
     for study, paradigm, label in arms(run_root, base, names):
@@ -175,7 +172,6 @@ def validation_table(run_root: str | Path = "runs", base: str = "default",
                      names: Sequence[str] = tuple(ABLATIONS)) -> pd.DataFrame:
     """The selection criterion for choosing between arms: the best validation score of each run's last
     phase (noisy or enhanced validation mixtures; never test data), mean and spread over seeds."""
-    from .results import run_dirs
 
     rows = []
     for study, paradigm, label in arms(run_root, base, names):
@@ -196,7 +192,6 @@ def validation_table(run_root: str | Path = "runs", base: str = "default",
 
 def write_ablation_tables(run_root: str | Path = "runs", out_dir: str | Path | None = None) -> dict[str, Path]:
     """Paired tests (iterative vs each arm), the SNR-band, per-voice and validation tables, as CSV and Markdown."""
-    from .results import paired_vs_iterative, to_markdown
 
     cells, utts = combined(run_root)
     out = Path(out_dir or Path(run_root) / "ablations")
@@ -214,8 +209,6 @@ def write_ablation_tables(run_root: str | Path = "runs", out_dir: str | Path | N
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-
-    from .study import command_line
 
     p = argparse.ArgumentParser(prog="python -m aelib.ablations", description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="small")

@@ -27,8 +27,15 @@
 # the executed copy in the run folder (`runs/<study>/<task>/<paradigm>/seed<k>/train.ipynb`). On its own:
 #
 # ```
-# papermill notebooks/01_train.ipynb out.ipynb -p task asr -p paradigm joint -p preset small
+# mkdir -p runs/notebook   # papermill does not create the output's folder
+# papermill notebooks/01_train.ipynb runs/notebook/out.ipynb -p task asr -p paradigm joint -p preset small
+# papermill notebooks/01_train.ipynb runs/notebook/out.ipynb -p task kws -p preset smoke -p config_json '{"ca_epochs": 2}'
 # ```
+#
+# The parameters are what a person edits by hand; every other knob (any field of `aelib.config.Config`:
+# epochs, SNRs, loss weights, importance, ...) is set through `config_json`, a JSON object of Config
+# fields. The study runner passes the run's whole resolved Config there, so the executed notebook in a
+# run folder holds everything that made the run.
 #
 # Everything below is a thin layer over `aelib`: the notebook holds no training logic.
 
@@ -40,30 +47,15 @@ seed = 0  # set before any model is built; part of the run path
 study = "notebook"  # runs/<study>/<task>/<paradigm>/seed<k>; the study runner passes its own
 data_dir = ""  # corpus root with <task>.csv and noise.csv; empty: the preset's embedded corpus, built if missing
 run_root = ""  # folder of the studies; empty: <repository>/runs
-train_snr_low = None  # training SNRs are drawn uniformly from [low, high] dB; None: preset default
-train_snr_high = None  # None: preset default
-test_snrs = ""  # comma-separated test SNRs in dB, e.g. "-5,0,5"; empty: preset default
-ae_epochs = None  # AE pre-training epochs (cascade, joint and iterative start from it); None: preset
-ca_epochs = None  # CA epochs (clean, noisy, cascade, joint; iterative's clean initialisation); None: preset
-rounds = None  # iterative: rounds of (importance-weighted AE epochs, CA epochs); None: preset
-ae_epochs_per_round = None  # iterative: AE epochs per round; None: preset
-ca_epochs_per_round = None  # iterative: CA epochs per round; None: preset
-joint_lambda = None  # joint: weight of the CA loss in L_AE + lambda L_CA; None: preset
-importance = ""  # iterative: ratio | softmax | rank | uniform (the ablation); empty: preset
-importance_w_max = None  # ratio: weights are clipped at this value; None: preset
-importance_temperature = None  # softmax: temperature in units of the batch-mean loss; None: preset
-max_train_clips = None  # cap on training clips (0: all); None: preset
-max_eval_clips = None  # cap on test clips per (SNR, noise split, speech kind) cell (0: all); None: preset
-eval_pesq = None  # compute wide-band PESQ (the slowest metric); None: preset
-device = ""  # auto | cpu | cuda; empty: preset (auto)
-config_json = ""  # JSON object of any other Config field, e.g. {"lr": 0.0005}
+config_json = ""  # any other Config field(s) as a JSON object, e.g. '{"ca_epochs": 2, "test_snrs": [-5, 0, 5]}'
 threads = 0  # torch CPU threads; 0: torch default (the study runner sets cores / workers)
 progress = True  # tqdm progress bars
 
 # %% [markdown]
 # ## Resolve the configuration
-# The parameters above only *override* the preset: every default lives once, in `aelib/config.py`. The
-# resolved `Config` is saved into the run folder as `params.json` (with the git commit and package versions).
+# The parameters above (and `config_json`) only *override* the preset: every default lives once, in
+# `aelib/config.py`. The resolved `Config` is saved into the run folder as `params.json` (with the git
+# commit and package versions).
 
 # %%
 import json
@@ -73,20 +65,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from aelib import results, runs, study as study_runner
-from aelib.train import seed_everything
+from aelib import plots, results, runs
+from aelib.device import seed_everything
+from aelib.study import config_from_parameters, ensure_corpus
 
-cfg = study_runner.config_from_parameters(
-    task=task, paradigm=paradigm, preset=preset, seed=seed, study=study, data_dir=data_dir, run_root=run_root,
-    train_snr_low=train_snr_low, train_snr_high=train_snr_high, test_snrs=test_snrs, ae_epochs=ae_epochs,
-    ca_epochs=ca_epochs, rounds=rounds, ae_epochs_per_round=ae_epochs_per_round,
-    ca_epochs_per_round=ca_epochs_per_round, joint_lambda=joint_lambda, importance=importance,
-    importance_w_max=importance_w_max, importance_temperature=importance_temperature,
-    max_train_clips=max_train_clips, max_eval_clips=max_eval_clips, eval_pesq=eval_pesq, device=device,
-    config_json=config_json)
+cfg = config_from_parameters(task=task, paradigm=paradigm, preset=preset, seed=seed, study=study, data_dir=data_dir,
+                             run_root=run_root, config_json=config_json)
 if threads:
     torch.set_num_threads(int(threads))
-study_runner.ensure_corpus(cfg.preset, data_dir, tasks=(cfg.task,), progress=progress)
+ensure_corpus(cfg.preset, data_dir, tasks=(cfg.task,), progress=progress)
 seed_everything(cfg.seed)
 print(f"run folder: {cfg.run_dir}")
 print(f"corpus:     {cfg.data_dir}")
@@ -144,7 +131,7 @@ print(f"finished: {cfg.run_dir / 'metrics.json'} (training {metrics['train_secon
 
 # %%
 history = pd.DataFrame(json.loads((cfg.run_dir / "history.json").read_text()))
-results.plot_history(cfg.run_dir)
+plots.plot_history(cfg.run_dir)
 plt.show()
 if "reused" in history:  # a shared stage made by another paradigm's run: its path is in history.json
     history["reused"] = history["reused"].notna()
@@ -181,7 +168,7 @@ else:
 # %%
 if (cfg.run_dir / "importance.json").exists():
     weights = results.importance_weights(cfg.run_dir)
-    results.plot_importance(weights)
+    plots.plot_importance(weights)
     plt.show()
     display(results.importance_summary(weights).round(3))
 else:

@@ -4,12 +4,16 @@ The smoke study (2 tasks x 2 paradigms x 1 seed, 2 workers) runs once per module
 invalid knob so that the failure path is exercised beside three good runs.
 """
 import json
+import subprocess
+import sys
 import time
 
 import pytest
 
 from aelib import study as S
-from aelib.config import make_config
+from aelib.config import PARADIGMS, PRESETS, TASKS, make_config, parse_sets
+from aelib.layout import REPO
+from aelib.study.params import _split_parameters
 
 from .fake_corpus import make_fake_corpus
 
@@ -24,7 +28,7 @@ def test_grid_order_puts_shared_stage_producers_first():
 
 
 def test_scoped_overrides_most_specific_wins():
-    o = S.parse_sets(["lr=0.001", "asr:lr=5e-4", "joint:joint_lambda=0.3", "asr/joint:lr=1e-4", "note=x y"])
+    o = parse_sets(["lr=0.001", "asr:lr=5e-4", "joint:joint_lambda=0.3", "asr/joint:lr=1e-4", "note=x y"])
     assert o["asr:lr"] == 5e-4 and o["note"] == "x y"
     assert S.overrides_for(o, "kws", "clean") == {"lr": 0.001, "note": "x y"}
     assert S.overrides_for(o, "asr", "clean")["lr"] == 5e-4
@@ -32,7 +36,7 @@ def test_scoped_overrides_most_specific_wins():
     with pytest.raises(ValueError, match="scope"):
         S.overrides_for({"kwz:lr": 1}, "kws", "clean")
     with pytest.raises(ValueError, match="KEY=VALUE"):
-        S.parse_sets(["lr"])
+        parse_sets(["lr"])
 
 
 def test_config_from_parameters_keeps_preset_defaults():
@@ -41,15 +45,56 @@ def test_config_from_parameters_keeps_preset_defaults():
     ref = make_config("smoke", task="asr", paradigm="joint", seed=2)
     assert cfg.rounds == ref.rounds and cfg.importance == ref.importance and cfg.data_dir == ref.data_dir
     assert cfg.test_snrs == (-5.0, 5.0) and cfg.lr == 0.0005
-    assert cfg.run_dir == S.REPO / "runs" / "default" / "asr" / "joint" / "seed2"
+    assert cfg.run_dir == REPO / "runs" / "default" / "asr" / "joint" / "seed2"
     with pytest.raises(TypeError, match="unknown config keys"):
         S.config_from_parameters(task="kws", paradigm="clean", config_json='{"lrr": 1}')
 
 
 def test_knobs_travel_as_notebook_parameters_or_config_json():
-    p = S._split_parameters({"rounds": 3, "test_snrs": [0, 5], "lr": 1e-5}, S.TRAIN_NOTEBOOK)
-    assert p["rounds"] == 3 and p["test_snrs"] == "0.0,5.0" and json.loads(p["config_json"]) == {"lr": 1e-5}
-    assert {"task", "paradigm", "preset", "seed", "rounds", "importance", "config_json"} <= S.notebook_parameters()
+    """The notebook declares only what a person edits by hand; every other knob travels in config_json."""
+    names = S.notebook_parameters()
+    assert names == {"task", "paradigm", "preset", "seed", "study", "data_dir", "run_root", "config_json", "threads",
+                     "progress"}
+    p = _split_parameters({"rounds": 3, "test_snrs": [0, 5], "lr": 1e-5, "data_dir": "/corpus"}, names)
+    assert p["data_dir"] == "/corpus" and json.loads(p["config_json"]) == {"rounds": 3, "test_snrs": [0, 5], "lr": 1e-5}
+    assert _split_parameters({"seed": 1}, names) == {"seed": 1}  # nothing left for config_json
+
+
+SETS = ["test_snrs=[0, 5.5]", "lr=0.002", "asr:lr=5e-4", "joint:joint_lambda=0.3", "asr/joint:lr=1e-4",
+        "iterative:rounds=3", "iterative:importance=uniform", "kws:max_train_clips=0", "cascade:budget_matched=true",
+        "ser:eval_pesq=false", 'extra={"note": "x y"}', "noisy:device=cpu"]
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("sets", [[], SETS], ids=["preset", "overrides"])
+def test_the_notebook_resolves_the_config_the_runner_checked(preset, sets, tmp_path):
+    """For every run of a grid, the Config that 01_train rebuilds from its parameters (the hand-edited ones
+    and config_json, as papermill passes them) equals, field for field, the one the runner checked against
+    the run folder, which is the preset plus the run's --set overrides."""
+    overrides = parse_sets(sets)
+    for task in TASKS:
+        for paradigm in PARADIGMS:
+            for seed, data_dir, run_root in ((0, "", str(tmp_path)), (2, str(tmp_path / "corpus"), "")):
+                params, cfg = S.run_parameters(task, paradigm, seed, preset=preset, study="s", data_dir=data_dir,
+                                               run_root=run_root, overrides=overrides)
+                mine = S.overrides_for(overrides, task, paradigm)
+                if "test_snrs" in mine:
+                    mine["test_snrs"] = tuple(mine["test_snrs"])
+                expected = make_config(preset, task=task, paradigm=paradigm, seed=seed, study="s",
+                                       data_dir=data_dir or None, run_root=run_root or str(REPO / "runs"), **mine)
+                assert cfg == expected, (task, paradigm)
+                sent = json.loads(json.dumps(params))  # what the job carries to the worker
+                assert set(sent) <= S.notebook_parameters()
+                in_notebook = S.config_from_parameters(**sent)
+                assert in_notebook == cfg and in_notebook.to_dict() == cfg.to_dict(), (task, paradigm)
+                assert json.loads(sent["config_json"])["test_snrs"] == list(cfg.test_snrs)
+
+
+def test_a_notebook_worker_does_not_import_torch():
+    """A worker (aelib.study.executor) only drives papermill: its kernels import torch, it does not (the
+    package loads its modules on first use; torch would cost each worker ~690 MB)."""
+    code = "import sys, aelib.study.executor; assert 'torch' not in sys.modules, sorted(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
 
 # ---- the smoke study -----------------------------------------------------------------------------
@@ -80,8 +125,11 @@ def test_runs_write_their_files_and_notebooks(smoke):
             assert (d / f).exists(), f
         nb = json.loads((d / "train.ipynb").read_text())
         params = nb["metadata"]["papermill"]["parameters"]
-        assert params["task"] == r.task and params["threads"] >= 1 and params["test_snrs"] == "0.0"
-        assert json.loads((d / "params.json").read_text())["config"]["test_snrs"] == [0.0]
+        assert params["task"] == r.task and params["threads"] >= 1
+        assert json.loads(params["config_json"])["test_snrs"] == [0.0]
+        config = json.loads((d / "params.json").read_text())["config"]
+        assert config["test_snrs"] == [0.0]
+        assert config == S.config_from_parameters(**params).to_dict()  # the notebook's Config is its parameters'
         assert any("NBVAL_CHECK_OUTPUT" in "".join(c["source"]) and c.get("outputs") for c in nb["cells"])
 
 
@@ -215,10 +263,10 @@ def test_a_clone_of_committed_summaries_trains_nothing_and_keeps_its_tables(smok
 
 def test_a_finished_run_on_a_changed_corpus_is_reported_stale(smoke, capsys, monkeypatch):
     """Its results are kept and counted, and the summary says what to do; nothing is retrained."""
-    import aelib.data
+    import aelib.runs
 
     _, tmp, data = smoke
-    monkeypatch.setattr(aelib.data, "corpus_fingerprint", lambda cfg, task: "another-corpus")
+    monkeypatch.setattr(aelib.runs, "corpus_fingerprint", lambda cfg, task: "another-corpus")
     rc = S.main(["--preset", "smoke", "--study", "t", "--tasks", "kws", "--paradigms", "clean", "--seeds", "0",
                  "--data-dir", str(data), "--run-root", str(tmp / "runs"), "--set", "test_snrs=[0.0]",
                  "--quiet", "--results", "never"])
