@@ -1,30 +1,35 @@
-"""Figures of the study, and the demo material they are drawn from.
+"""Figures of the study: spectrograms of the demo and of Figure 4, and the plots of the results tables.
 
 This module owns how a waveform becomes a picture: the log spectrogram (:func:`spectrogram_db`),
 panels of spectrograms on one colour scale (:func:`spectrogram_panels`), the Figure-4 triptych of
 the paper (clean | noisy | enhanced with ONE shared colour scale, :func:`triptych`), the SNR grid of
 the demo (rows = SNRs, :func:`snr_grid_figure`), notebook display (:func:`show`) and atomic PNG
-writing (:func:`save_figure`). It also owns the demo material those figures show: one test clip of a
-run's corpus with one test noise file at a fixed offset (:class:`DemoExample`, :func:`make_example`),
-remixed at any SNR with :func:`aelib.mixing.mix`, and the run folders of a study (:func:`find_runs`).
+writing (:func:`save_figure`). It also draws the frames of :mod:`aelib.results`: a task's metric
+over the SNR grid (:func:`plot_metric_vs_snr`), the importance weights per round
+(:func:`plot_importance`), the cross-task matrix (:func:`plot_cross_task`) and a run's training
+history (:func:`plot_history`). The material the demo shows (clips, noises, runs) is :mod:`aelib.demo`.
 
 Spectrograms are in dB re full scale (a full-scale sine peaks at 0 dB), never normalised per
 panel: a shared ``vmin``/``vmax`` keeps loudness differences between the panels visible.
 """
 from __future__ import annotations
 
+import json
+import math
 import os
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
+
+from .config import PARADIGMS, TASKS
+from .files import atomic_write_with
+from .results import summary_by_snr
 
 DYNAMIC_RANGE_DB = 80.0  # default colour range below the loudest bin of all panels
 FLOOR_DB = -120.0  # power floor of log10: digital silence shows as the darkest colour
 CMAP = "magma"
-AE_PARADIGMS = ("iterative", "cascade", "joint")  # paradigms whose runs have an AE, in Figure-4 preference
 
 
 # ---- spectrograms and figures ---------------------------------------------------------------
@@ -173,20 +178,8 @@ def snr_grid_figure(clean: np.ndarray, mixtures: Mapping[float, tuple[np.ndarray
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     """Write ``fig`` as PNG atomically (temporary file + rename); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi, format="png")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a figure is for everyone to read
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    # mode 0o666 (less the umask): mkstemp makes 0600, and a figure is for everyone to read
+    return atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"), suffix=".png", mode=0o666)
 
 
 def png_bytes(fig, dpi: int = 90) -> bytes:
@@ -209,116 +202,106 @@ def show(fig, dpi: int = 90) -> None:
     display(Image(data=png_bytes(fig, dpi), format="png"))
 
 
-# ---- demo material --------------------------------------------------------------------------
-@dataclass
-class DemoExample:
-    """One test clip and one noise file at a fixed offset: :meth:`mix` only changes the SNR."""
-
-    task: str
-    clip_path: str
-    label: str  # class name or transcript: the reference
-    kind: str  # synthetic | real
-    clean: np.ndarray
-    noise_path: str
-    noise_type: str
-    noise_source: str
-    noise: np.ndarray
-    offset: int
-    sr: int = 16_000
-
-    def mix(self, snr_db: float) -> np.ndarray:
-        """The noisy mixture at exactly ``snr_db`` (aelib.mixing.mix, this example's noise offset)."""
-        from .mixing import mix
-
-        return mix(self.clean, self.noise, float(snr_db), self.offset, sr=self.sr)[0]
+# ---- figures of the results tables ------------------------------------------------------------
+def _save(fig, path: str | Path | None):
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+    return fig
 
 
-def demo_clips(data_dir: str | os.PathLike, task: str) -> list[dict]:
-    """The test rows of ``<data_dir>/<task>.csv`` in manifest order: synthetic speech first, and filler
-    classes such as kws ``_silence_`` / ``_unknown_`` (labels starting with "_") after the real classes."""
-    from .corpora.manifest import TASK_COLUMNS, read_manifest
+def plot_metric_vs_snr(df: pd.DataFrame, task: str, metric: str | None = None, kind: str = "synthetic",
+                       noise_split: str = "all", path: str | Path | None = None, ax=None):
+    """One line per paradigm over the SNR grid (clean at the right), 95 % CI bands over seeds."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
 
-    rows = [r for r in read_manifest(Path(data_dir) / f"{task}.csv", TASK_COLUMNS) if r["split"] == "test"]
-    return sorted(rows, key=lambda r: (r["label"].startswith("_"), r["kind"] != "synthetic"))
-
-
-def demo_noises(data_dir: str | os.PathLike, task: str, split: str = "test_seen") -> list[dict]:
-    """Noise rows of one split from the task's noise bank (noise_asc.csv where speech is the interferer)."""
-    from .corpora.manifest import NOISE_COLUMNS, read_manifest
-    from .tasks import get_task
-
-    name = "noise_asc.csv" if get_task(task).interferer == "speech" else "noise.csv"
-    return [r for r in read_manifest(Path(data_dir) / name, NOISE_COLUMNS) if r["split"] == split]
-
-
-def make_example(data_dir: str | os.PathLike, task: str, clip_index: int = 0, noise_split: str = "test_seen",
-                 noise_type: str = "", noise_index: int = 0, seed: int = 0, sr: int = 16_000) -> DemoExample:
-    """Test clip ``clip_index`` of ``task`` with a test noise file at a seeded, fixed offset.
-
-    Args:
-        noise_type: pick among the files of this type ("" = every file of the split).
-        noise_index: which of those files (modulo their number).
-
-    Raises:
-        ValueError: no test clips, or no noise file of that split/type (the message lists the types).
-    """
-    from .audio import fit_length, load_audio
-    from .tasks import get_task
-
-    spec = get_task(task)
-    clips = demo_clips(data_dir, task)
-    if not clips:
-        raise ValueError(f"{data_dir}/{task}.csv has no test clips")
-    row = clips[clip_index % len(clips)]
-    noises = demo_noises(data_dir, task, noise_split)
-    pool = [r for r in noises if not noise_type or r["type"] == noise_type]
-    if not pool:
-        raise ValueError(f"no {noise_type or 'noise'} files in the {noise_split} split of {data_dir}; "
-                         f"types there: {sorted({r['type'] for r in noises})}")
-    nrow = pool[noise_index % len(pool)]
-    wave = load_audio(row["path"], sr, warn=False)
-    n = int(round(spec.clip_seconds * sr))
-    clean = fit_length(wave, n if spec.fixed_length else min(len(wave), n))  # as aelib.data does
-    noise = load_audio(nrow["path"], sr, warn=False)
-    offset = int(np.random.default_rng([seed, clip_index, noise_index]).integers(len(noise)))
-    return DemoExample(task, row["path"], row["label"], row["kind"], clean, nrow["path"], nrow["type"],
-                       nrow["source"], noise, offset, sr)
+    long = summary_by_snr(df, task, metric, kind, noise_split)
+    long = long[long["condition"] != "avg"]
+    fig, ax = (plt.subplots(figsize=(5.5, 3.6)) if ax is None else (ax.figure, ax))
+    noisy = sorted(s for s in long["snr"].unique() if s != math.inf)
+    clean_x = (max(noisy) + 10) if noisy else 0.0
+    palette = dict(zip(PARADIGMS, sns.color_palette("colorblind", len(PARADIGMS))))
+    for p, g in long.groupby("paradigm", sort=False):
+        g = g.assign(x=g["snr"].replace(math.inf, clean_x)).sort_values("x")
+        line = g[g["snr"] != math.inf]
+        ax.plot(line["x"], line["mean"], marker="o", label=p, color=palette.get(p))
+        ax.fill_between(line["x"], line["mean"] - line["ci"], line["mean"] + line["ci"], alpha=0.2, color=palette.get(p))
+        c = g[g["snr"] == math.inf]
+        ax.errorbar(c["x"], c["mean"], yerr=c["ci"].fillna(0), marker="s", color=palette.get(p), linestyle="none")
+    ax.set_xticks(noisy + [clean_x], [f"{s:g}" for s in noisy] + ["clean"])
+    ax.set_xlabel("test SNR (dB)")
+    ax.set_ylabel(long.attrs.get("metric", metric))
+    noise = "seen + unseen noise" if noise_split == "all" else noise_split
+    ax.set_title(f"{task}: {long.attrs.get('metric')} vs SNR ({long.attrs.get('kind', kind)} test audio, {noise})",
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, path)
 
 
-def playable(*waves: np.ndarray, peak: float = 0.99) -> list[np.ndarray]:
-    """Scale all waves by ONE gain so that the loudest peak is at most ``peak`` (for Audio(normalize=False))."""
-    top = max(float(np.max(np.abs(w))) for w in waves) if waves else 0.0
-    gain = min(1.0, peak / top) if top > 0 else 1.0
-    return [np.asarray(w, dtype=np.float32) * gain for w in waves]
+def plot_importance(weights: pd.DataFrame, path: str | Path | None = None):
+    """Distribution of the importance weights per round (one panel per task, seeds pooled)."""
+    import matplotlib.pyplot as plt
+
+    tasks = [t for t in TASKS if t in set(weights["task"])] or ["(none)"]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks), 3.0), squeeze=False, sharey=True)
+    for ax, task in zip(axes[0], tasks):
+        g = weights[weights["task"] == task]
+        rounds = sorted(g["round"].unique())
+        if rounds:
+            ax.boxplot([g.loc[g["round"] == r, "weight"] for r in rounds], flierprops={"markersize": 2})
+            ax.set_xticks(range(1, len(rounds) + 1), [str(r) for r in rounds])
+            cap = g["w_max"].dropna()
+            if len(cap):
+                ax.axhline(cap.iloc[0], ls="--", lw=0.8, color="grey")
+        ax.axhline(1.0, lw=0.8, color="black")
+        ax.set_title(task)
+        ax.set_xlabel("round")
+    axes[0][0].set_ylabel("importance weight w_i")
+    fig.tight_layout()
+    return _save(fig, path)
 
 
-def sisdr_db(estimate: np.ndarray, reference: np.ndarray) -> float:
-    """:func:`aelib.metrics.si_sdr` of one pair of 1-D waves, cut to the shorter length."""
-    from .metrics import si_sdr
+def plot_cross_task(cross: pd.DataFrame, path: str | Path | None = None):
+    """Heatmap of the cross-task matrix (rows: whose AE, columns: whose CA and metric)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
 
-    n = min(len(estimate), len(reference))
-    return float(si_sdr(np.asarray(estimate[:n])[None], np.asarray(reference[:n])[None])[0])
-
-
-def ca_predict(pipe, wave: np.ndarray, sr: int = 16_000) -> str:
-    """The run's CA alone on ``wave`` (no AE in front): the "noisy" prediction of the demo."""
-    return pipe.predict(wave, sr, enhance=False)
-
-
-def find_runs(study_dir: str | os.PathLike) -> dict[str, Path]:
-    """Trained runs of a study: ``"<task>/<paradigm>/seed<k>"`` -> run folder (with checkpoints/best.th)."""
-    root = Path(study_dir)
-    found = sorted(root.glob("*/*/seed*/checkpoints/best.th"))
-    return {f"{p.parents[3].name}/{p.parents[2].name}/{p.parents[1].name}": p.parents[1] for p in found
-            if not p.parents[2].name.startswith("_")}
+    piv = cross.pivot(index="ae_task", columns="ca_task", values="value")
+    order = ["none"] + list(TASKS)
+    piv = piv.reindex(index=[t for t in order if t in piv.index], columns=[t for t in TASKS if t in piv.columns])
+    fig, ax = plt.subplots(figsize=(1.2 * len(piv.columns) + 2, 0.6 * len(piv.index) + 1.2))
+    sns.heatmap(piv, annot=True, fmt=".2f", cmap="viridis", cbar=False, ax=ax)
+    metrics = dict(zip(cross["ca_task"], cross["metric"]))
+    ax.set_xticklabels([f"{t}\n({metrics.get(t, '')})" for t in piv.columns])
+    ax.set_xlabel("CA (test set) of task")
+    ax.set_ylabel("AE of task")
+    fig.tight_layout()
+    return _save(fig, path)
 
 
-def pick_run(runs: Mapping[str, Path], task: str, paradigms: Sequence[str] = AE_PARADIGMS,
-             seed: int | None = None) -> str | None:
-    """The key of the first run of ``task`` in ``paradigms`` order (and ``seed`` when given), or None."""
-    for p in paradigms:
-        keys = [k for k in runs if k.split("/")[:2] == [task, p]
-                and (seed is None or k.endswith(f"/seed{seed}"))]
-        if keys:
-            return sorted(keys)[0]
-    return None
+def plot_history(run_dir: str | Path, path: str | Path | None = None):
+    """A run's training losses (AE steps and CA steps apart: their scales differ) and validation score per epoch."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    h = pd.DataFrame(json.loads((Path(run_dir) / "history.json").read_text()))
+    h["epoch_total"] = np.arange(1, len(h) + 1)
+    is_ae = h["step"].isin(["ae", "ae_weighted"]) if "step" in h else pd.Series(False, index=h.index)
+    panels = [(h[is_ae], "train_loss", "AE training loss (lower is better)"),
+              (h[~is_ae], "train_loss", "CA training loss (joint: L_AE + lambda L_CA)"),
+              (h, "score", "validation score (higher is better)")]
+    panels = [p for p in panels if not p[0].empty]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+    colours = dict(zip(dict.fromkeys(h["phase"]), plt.rcParams["axes.prop_cycle"].by_key()["color"] * 10))
+    for ax, (sub, col, label) in zip(axes[0], panels):
+        for phase, g in sub.groupby("phase", sort=False):
+            ax.plot(g["epoch_total"], g[col], marker="o", label=phase, color=colours[phase])
+        ax.set_xlabel("epoch (all phases)")
+        ax.set_title(label, fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)

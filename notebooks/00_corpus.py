@@ -51,7 +51,8 @@ from aelib.config import default_data_dir
 from aelib.corpora.embedded import MANIFESTS, build_corpus, read_build_info
 from aelib.corpora.manifest import NOISE_COLUMNS, TASK_COLUMNS, TASKS, read_manifest
 from aelib.corpora.ser_proxy import trivial_cue_check
-from aelib.plots import playable, save_figure, show, spectrogram_panels
+from aelib.demo import playable
+from aelib.plots import save_figure, show, spectrogram_panels
 
 SR = 16_000
 pd.set_option("display.max_colwidth", 120)

@@ -48,7 +48,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from aelib import results
+from aelib import plots, results
+from aelib.crosstask import cross_task_matrix
 
 study_dir = results.resolve_study_dir(study_dir)
 out_dir = study_dir / "results"
@@ -86,7 +87,7 @@ for task in tasks:
     better = "higher" if t.attrs["higher_is_better"] else "lower"
     display(Markdown(f"**{task}** — {t.attrs['metric']} ({better} is better)"))
     display(t)
-    results.plot_metric_vs_snr(df, task, path=out_dir / f"{task}_vs_snr.png")
+    plots.plot_metric_vs_snr(df, task, path=out_dir / f"{task}_vs_snr.png")
     plt.show()
 if not tasks:
     print("no finished runs yet")
@@ -165,7 +166,7 @@ weights = results.importance_weights(study_dir)
 if weights.empty:
     print("no iterative run has logged importance weights yet")
 else:
-    results.plot_importance(weights, path=out_dir / "importance_weights.png")
+    plots.plot_importance(weights, path=out_dir / "importance_weights.png")
     plt.show()
     display(results.importance_summary(weights).round(3))
 
@@ -180,13 +181,13 @@ else:
 cross = None
 if cross_task:
     snrs = tuple(float(s) for s in str(cross_task_snrs).split(",") if s.strip())
-    cross = results.cross_task_matrix(study_dir, snrs=snrs, max_clips=int(cross_task_max_clips),
-                                      paradigm=cross_task_paradigm, seed=int(cross_task_seed))
+    cross = cross_task_matrix(study_dir, snrs=snrs, max_clips=int(cross_task_max_clips),
+                              paradigm=cross_task_paradigm, seed=int(cross_task_seed))
     if cross.empty:
         print(f"no finished {cross_task_paradigm} run of seed {cross_task_seed}: no matrix")
         cross = None
     else:
-        results.plot_cross_task(cross, path=out_dir / "cross_task.png")
+        plots.plot_cross_task(cross, path=out_dir / "cross_task.png")
         plt.show()
         display(cross.round(3))
 

@@ -57,8 +57,9 @@ import torch
 from IPython.display import HTML, Audio, Markdown, display
 
 from aelib import load_run
-from aelib.plots import (AE_PARADIGMS, ca_predict, demo_clips, demo_noises, find_runs, make_example, pick_run, playable,
-                         png_bytes, save_figure, show, sisdr_db, snr_grid_figure, triptych)
+from aelib.demo import (FIGURE4_PARADIGMS, ca_predict, demo_clips, demo_noises, find_runs, make_example, pick_run,
+                        playable, sisdr_db)
+from aelib.plots import png_bytes, save_figure, show, snr_grid_figure, triptych
 
 # Parameters left empty are filled from the environment or a JSON file (for Voila, which has no parameters).
 _fallback = json.loads(Path(os.environ["AELIB_DEMO_CONFIG"]).read_text()) if os.environ.get("AELIB_DEMO_CONFIG") else {}
@@ -69,7 +70,7 @@ for _name in ("run_dir", "study_dir", "task", "paradigm", "save_dir"):
 torch.set_num_threads(1)  # one clip at a time: one thread is fast, and 10-30x faster than contended threads
 SR = 16_000
 SLIDER_SNRS = [-10.0, -5.0, 0.0, 5.0, 10.0, 15.0, 20.0]
-PARADIGM_ORDER = ([paradigm] if paradigm else []) + [*AE_PARADIGMS, "noisy", "clean"]
+PARADIGM_ORDER = ([paradigm] if paradigm else []) + [*FIGURE4_PARADIGMS, "noisy", "clean"]
 if run_dir:
     run_dir = Path(run_dir).expanduser().resolve()
     study = Path(study_dir).expanduser().resolve() if study_dir else run_dir.parents[2]
@@ -278,10 +279,10 @@ FIGURE4 = [  # (task, noise split, noise type, what the interferer is)
 ]
 made, missing = [], []
 for f4_task, f4_split, f4_type, what in FIGURE4:
-    key = pick_run(runs, f4_task, ([paradigm] if paradigm in AE_PARADIGMS else []) + list(AE_PARADIGMS), seed) \
-        or pick_run(runs, f4_task, AE_PARADIGMS)
+    key = pick_run(runs, f4_task, ([paradigm] if paradigm in FIGURE4_PARADIGMS else []) + list(FIGURE4_PARADIGMS),
+                   seed) or pick_run(runs, f4_task, FIGURE4_PARADIGMS)
     if key is None:
-        missing.append(f"{f4_task} (no finished {'/'.join(AE_PARADIGMS)} run under {study})")
+        missing.append(f"{f4_task} (no finished {'/'.join(FIGURE4_PARADIGMS)} run under {study})")
         continue
     pipe = pipeline(key)
     types = {r["type"] for r in demo_noises(pipe.cfg.data_dir, f4_task, f4_split)}

@@ -40,9 +40,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from aelib import results  # noqa: E402
 from aelib.config import Config, make_config  # noqa: E402
+from aelib.files import atomic_write_json  # noqa: E402
 from aelib.paradigms import Phase, step_loss  # noqa: E402
-from aelib.runs import atomic_write_json, build_ae  # noqa: E402
+from aelib.runs import build_ae  # noqa: E402
 from aelib.tasks import get_task  # noqa: E402
 
 RTF_TARGET = 0.01  # 10 s of audio in <= 0.1 s on one thread (unet.py's design target)
@@ -362,27 +364,23 @@ def _memory_child(cfg: Config, what: str, batch_size: int, steps: int) -> dict[s
 
 # ---- a finished study ------------------------------------------------------------------------
 def study_times(study_dir: str | Path) -> dict[str, Any]:
-    """Study wall time (study_info.json) and per-run training time (metrics.json, history.json)."""
+    """Study wall time (study_info.json) and per-run training time (:func:`aelib.results.run_times`)."""
     root = Path(study_dir)
-    info: dict[str, Any] = {}
-    if (root / "study_info.json").exists():
-        info = json.loads((root / "study_info.json").read_text())
-    wall = next((info[k] for k in ("wall_seconds", "wall_time_s", "seconds", "elapsed_seconds") if k in info), None)
-    if wall is None and isinstance(info.get("started"), (int, float)) and isinstance(info.get("finished"), (int, float)):
-        wall = info["finished"] - info["started"]
+    info = results.study_info(root)
     runs = []
-    for metrics_path in sorted(root.glob("*/*/seed*/metrics.json")):
-        run_dir = metrics_path.parent
-        history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").exists() else []
-        own = [h for h in history if "reused" not in h]
-        metrics = json.loads(metrics_path.read_text())
-        runs.append({"run": str(run_dir.relative_to(root)), "train_seconds": metrics.get("train_seconds"),
-                     "epochs": len(own), "reused_epochs": len(history) - len(own),
-                     "epoch_seconds_sum": round(sum(h.get("seconds", 0.0) for h in own), 2),
-                     "epoch_seconds_mean": round(statistics.mean(h.get("seconds", 0.0) for h in own), 2) if own else None})
+    for r in results.run_times(root).to_dict("records"):
+        own = r["epochs"] > 0
+        runs.append({"run": r["run"], "train_seconds": _json_value(r["train_seconds"]), "epochs": r["epochs"],
+                     "reused_epochs": r["reused_epochs"], "epoch_seconds_sum": round(r["epoch_seconds_sum"], 2) if own else 0,
+                     "epoch_seconds_mean": round(r["epoch_seconds_mean"], 2) if own else None})
     total = sum(r["train_seconds"] or 0.0 for r in runs)
-    return {"study_dir": str(root), "study_info": info, "wall_seconds": wall, "runs": runs,
+    return {"study_dir": str(root), "study_info": info, "wall_seconds": results.study_wall_seconds(info), "runs": runs,
             "train_seconds_total": round(total, 2)}
+
+
+def _json_value(v: Any) -> Any:
+    """A frame's missing value (NaN) as JSON's null."""
+    return None if isinstance(v, float) and v != v else v
 
 
 # ---- the report ------------------------------------------------------------------------------

@@ -20,16 +20,13 @@ from typing import Sequence
 
 import pandas as pd
 
-from aelib.results import compare_studies, to_markdown
+from aelib.results import compare_studies, study_info, study_run_seconds, to_markdown
 from aelib.study import finished_runs
 
 
 def rerun_cost(study: Path) -> str:
     """", N runs in M min wall (K invocations), peak memory G GB" from the rerun's study_info.json."""
-    path = study / "study_info.json"
-    if not path.exists():
-        return ""
-    info = json.loads(path.read_text())
+    info = study_info(study)
     if not info.get("wall_seconds"):
         return ""
     n = finished_runs(info)
@@ -39,19 +36,11 @@ def rerun_cost(study: Path) -> str:
             f"with {info.get('workers')} workers{mem})")
 
 
-def run_seconds(info_path: Path) -> pd.DataFrame:
-    """(task, paradigm, seed, seconds) of every finished run in a study_info.json."""
-    info = json.loads(info_path.read_text())
-    rows = [{k: r[k] for k in ("task", "paradigm", "seed", "seconds")} for r in info.get("runs", [])
-            if r.get("status") == "done"]
-    return pd.DataFrame(rows, columns=["task", "paradigm", "seed", "seconds"])
-
-
 def timing_table(reference_info: Path, rerun_info: Path, tasks: Sequence[str] | None = None) -> pd.DataFrame:
     """Summed notebook wall seconds per paradigm over the (task, paradigm, seed) runs both made (of ``tasks``
     only, when given: a task whose settings changed is not the same computation), and a total."""
-    both = run_seconds(reference_info).merge(run_seconds(rerun_info), on=["task", "paradigm", "seed"],
-                                             suffixes=("_reference", "_rerun"))
+    ref, rerun = (study_run_seconds(json.loads(p.read_text())) for p in (reference_info, rerun_info))
+    both = ref.merge(rerun, on=["task", "paradigm", "seed"], suffixes=("_reference", "_rerun"))
     if tasks:
         both = both[both["task"].isin(tasks)]
     out = both.groupby("paradigm", as_index=False)[["seconds_reference", "seconds_rerun"]].sum()

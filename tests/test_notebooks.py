@@ -1,8 +1,9 @@
 """Notebook tests: papermill smoke runs, the demo as a Voila page in headless Chromium, nbval regression.
 
 Three layers (STYLE.md):
-    (a) papermill runs of ``00_corpus`` (smoke corpus) and ``03_demo`` (a smoke run trained here):
-        no cell errors, and the files each notebook writes;
+    (a) papermill runs of ``00_corpus`` (smoke corpus), ``01_train`` (one tiny run, its knobs in
+        ``config_json``) and ``03_demo`` (a smoke run trained here): no cell errors, and the files each
+        notebook writes;
     (b) ``03_demo`` served by Voila on loopback and rendered by headless Chromium: the SNR slider and
         the demo's figure are in the page after the kernel ran; a screenshot is taken;
     (c) ``pytest --nbval-lax`` on the executed copies (outside git), with ``tests/nbval_sanitize.cfg``.
@@ -272,6 +273,21 @@ def test_demo_notebook_runs(executed):
     pngs = [o for c in demo.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert views, "the slider demo displayed no widget"
     assert len(pngs) >= 2, "the static SNR grid and Figure 4 (asr) must be static images in the executed notebook"
+
+
+def test_train_notebook_takes_other_knobs_in_config_json(smoke_corpus, tmp_path, one_thread):
+    """01_train on its own, as a person runs it: the hand-edited parameters, any other knob in config_json
+    (the study runner's way in is tests/test_study.py); the run records the Config those resolve to."""
+    from aelib.config import make_config
+
+    knobs = {"ca_epochs": 1, "max_train_clips": 8, "max_eval_clips": 2, "test_snrs": [0]}
+    where = dict(task="kws", paradigm="clean", preset="smoke", seed=1, study="nb", data_dir=str(smoke_corpus),
+                 run_root=str(tmp_path / "runs"))
+    nb = _papermill("01_train", tmp_path, dict(where, config_json=json.dumps(knobs), threads=1, progress=False))
+    assert _errors(nb) == []
+    cfg = make_config(**where, **{**knobs, "test_snrs": (0.0,)})
+    assert json.loads((cfg.run_dir / "params.json").read_text())["config"] == cfg.to_dict()
+    assert (cfg.run_dir / "metrics.json").exists() and "accuracy" in _text(nb)
 
 
 # ---- (b) the demo as a Voila page in headless Chromium -----------------------------------------

@@ -1,10 +1,12 @@
-"""aelib.plots: spectrogram scale, one shared colour scale per figure, atomic PNGs, the demo material."""
+"""aelib.plots: spectrogram scale, one shared colour scale per figure, atomic PNGs, the results figures."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aelib import plots
+from tests.fake_study import make_study
 
 SR = 16_000
 
@@ -49,39 +51,29 @@ def test_snr_grid_rows_are_snrs(tmp_path):
         plots.snr_grid_figure(clean, {}, SR)
 
 
-def test_playable_keeps_relative_loudness():
-    a, b = np.full(10, 0.5, np.float32), np.full(10, 2.0, np.float32)
-    pa, pb = plots.playable(a, b)
-    assert np.abs(pb).max() <= 0.99 and np.isclose(pb[0] / pa[0], 4.0)
-    assert np.array_equal(plots.playable(a)[0], a)  # already playable: untouched
+def test_save_figure_is_readable_by_everyone(tmp_path):
+    import os
+
+    fig = plots.triptych(np.zeros(SR // 4), np.zeros(SR // 4), np.zeros(SR // 4), SR)
+    umask = os.umask(0o022)
+    try:
+        out = plots.save_figure(fig, tmp_path / "t.png")
+    finally:
+        os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
 
 
-def test_make_example_mixes_at_exact_snr(tmp_path):
-    from aelib.mixing import measured_snr
-    from tests.fake_corpus import make_fake_corpus
+def test_results_figures(tmp_path):
+    from aelib import results
 
-    root = make_fake_corpus(tmp_path / "corpus")
-    ex = plots.make_example(root, "kws", clip_index=1, noise_split="test_unseen", noise_type="babble", seed=3)
-    assert ex.noise_type == "babble" and ex.label in {"yes", "no", "up"} and len(ex.clean) == SR
-    for snr in (-10.0, 0.0, 20.0):
-        noisy = ex.mix(snr)
-        assert abs(measured_snr(ex.clean, noisy - ex.clean) - snr) < 1e-3
-    again = plots.make_example(root, "kws", clip_index=1, noise_split="test_unseen", noise_type="babble", seed=3)
-    assert again.offset == ex.offset  # fixed offset: only the SNR changes between redraws
-    assert plots.make_example(root, "asc", noise_split="test_seen").noise_path.endswith(".wav")
-    with pytest.raises(ValueError, match="types there"):
-        plots.make_example(root, "kws", noise_type="machinery")
-    assert abs(plots.sisdr_db(ex.mix(5.0), ex.clean) - 5.0) < 0.5
-
-
-def test_find_and_pick_runs(tmp_path):
-    for rel in ("asr/cascade/seed0", "asr/iterative/seed1", "asc/noisy/seed0", "asr/_shared/seed0"):
-        (tmp_path / rel / "checkpoints").mkdir(parents=True)
-        (tmp_path / rel / "checkpoints" / "best.th").write_bytes(b"")
-    (tmp_path / "kws/cascade/seed0").mkdir(parents=True)  # unfinished: no checkpoint
-    runs = plots.find_runs(tmp_path)
-    assert sorted(runs) == ["asc/noisy/seed0", "asr/cascade/seed0", "asr/iterative/seed1"]
-    assert plots.pick_run(runs, "asr") == "asr/iterative/seed1"
-    assert plots.pick_run(runs, "asr", seed=0) == "asr/cascade/seed0"
-    assert plots.pick_run(runs, "asc") is None  # no AE paradigm
-    assert plots.pick_run(runs, "asc", ("noisy",)) == "asc/noisy/seed0"
+    study = make_study(tmp_path)
+    out = tmp_path / "out"
+    df = results.collect(study)
+    fig = plots.plot_metric_vs_snr(df, "asr", path=out / "asr.png")
+    assert (out / "asr.png").stat().st_size > 1000 and fig.axes[0].get_ylabel() == "wer"
+    plots.plot_importance(results.importance_weights(study), path=out / "imp.png")
+    assert (out / "imp.png").exists()
+    cross = pd.DataFrame({"ae_task": ["none", "kws", "none", "kws"], "ca_task": ["kws", "kws", "asr", "asr"],
+                          "metric": ["accuracy", "accuracy", "wer", "wer"], "value": [0.5, 0.7, 0.6, 0.4]})
+    plots.plot_cross_task(cross, path=out / "cross.png")
+    assert (out / "cross.png").exists()

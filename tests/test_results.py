@@ -8,55 +8,12 @@ import pytest
 
 from aelib import results
 from aelib.metrics import mean_ci
-
-SNRS = (0.0, 10.0)
-N = 10  # utterances per cell
-METRIC = {"kws": ("accuracy", True), "asr": ("wer", False), "ser": ("uar", True), "asc": ("accuracy", True)}
-BASE = {"clean": 0.50, "noisy": 0.55, "cascade": 0.60, "joint": 0.62, "iterative": 0.70}
-
-
-def value(task, paradigm, seed, split, snr):
-    """Deterministic cell scores: iterative best; unseen 0.1 worse; higher SNR better; seeds jitter."""
-    v = BASE[paradigm] + 0.01 * seed + (0.0 if split != "test_unseen" else -0.1) + (0.0 if snr == "clean" else snr / 100)
-    return 1 - v if task == "asr" else v  # asr reports WER: lower is better
-
-
-def write_run(study, task, paradigm, seed, kinds=("synthetic",), importance=None):
-    d = study / task / paradigm / f"seed{seed}"
-    d.mkdir(parents=True)
-    metric, hib = METRIC[task]
-    cells, preds = [], []
-    for kind in kinds:
-        for split, snr in [("clean", "clean")] + [(s, x) for s in ("test_seen", "test_unseen") for x in SNRS]:
-            v = value(task, paradigm, seed, split, snr) - (0.2 if kind == "real" else 0.0)
-            cell = {"kind": kind, "noise_split": split, "snr": snr, "n": N, metric: v}
-            if paradigm in ("cascade", "joint", "iterative") and split != "clean":
-                cell.update(sisdr=5.0 + BASE[paradigm], input_sisdr=2.0, sisdr_delta=3.0 + BASE[paradigm])
-            cells.append(cell)
-            k = int(round(v * N))  # the first k utterances are "correct" (or, for asr, have WER 1)
-            for i in range(N):
-                preds.append({"clip": f"{task}/c{i}.wav", "source": "v", "kind": kind, "noise_split": split,
-                              "noise_type": "", "snr": snr, "ref": "a", "pred": "a", "score": float(i < k)})
-    (d / "metrics.json").write_text(json.dumps({"task": task, "paradigm": paradigm, "seed": seed, "preset": "smoke",
-                                                "primary_metric": metric, "higher_is_better": hib, "headline": {},
-                                                "cells": cells, "train_seconds": 1.0}))
-    pd.DataFrame(preds).to_csv(d / "predictions.csv", index=False)
-    (d / "params.json").write_text(json.dumps({"config": {"importance": "ratio", "importance_w_max": 5.0}}))
-    if importance is not None:
-        (d / "importance.json").write_text(json.dumps(importance))
-    return d
+from tests.fake_study import BASE, N, SNRS, make_study, value, write_run
 
 
 @pytest.fixture
 def study(tmp_path):
-    s = tmp_path / "study"
-    for seed in (0, 1, 2):
-        for p in BASE:
-            write_run(s, "kws", p, seed, kinds=("synthetic", "real"),
-                      importance={"round1_ae": [1.0] * 8, "round2_ae": [0.5] * 6 + [5.0, 2.0]} if p == "iterative" else None)
-        for p in ("clean", "iterative"):
-            write_run(s, "asr", p, seed)
-    return s
+    return make_study(tmp_path)
 
 
 def test_collect_reads_every_cell_with_clean_as_inf(study):
@@ -167,7 +124,7 @@ def test_missing_failed_and_unfinished_runs_are_reported(tmp_path):
     assert results.collect(tmp_path / "empty").empty
 
 
-def test_write_tables_and_plots(study, tmp_path):
+def test_write_tables(study, tmp_path):
     out = tmp_path / "out"
     written = results.write_tables(study, out)
     md = (out / "by_snr_kws.md").read_text()
@@ -175,15 +132,7 @@ def test_write_tables_and_plots(study, tmp_path):
     long = pd.read_csv(written["by_snr_kws"])
     assert {"paradigm", "condition", "mean", "ci", "n_seeds", "noise_split"} <= set(long.columns)
     assert "± " in (out / "seen_vs_unseen.md").read_text()
-    df = results.collect(study)
-    fig = results.plot_metric_vs_snr(df, "asr", path=out / "asr.png")
-    assert (out / "asr.png").stat().st_size > 1000 and fig.axes[0].get_ylabel() == "wer"
-    results.plot_importance(results.importance_weights(study), path=out / "imp.png")
-    assert (out / "imp.png").exists()
-    cross = pd.DataFrame({"ae_task": ["none", "kws", "none", "kws"], "ca_task": ["kws", "kws", "asr", "asr"],
-                          "metric": ["accuracy", "accuracy", "wer", "wer"], "value": [0.5, 0.7, 0.6, 0.4]})
-    results.plot_cross_task(cross, path=out / "cross.png")
-    assert (out / "cross.png").exists()
+    assert list(pd.read_csv(written["run_times"]).columns) == results.RUN_TIMES_TABLE
 
 
 def test_to_markdown_formats_ci_columns():
@@ -238,7 +187,7 @@ def test_compare_studies_keeps_a_task_with_only_real_audio(tmp_path):
 
 def test_paradigm_order_is_stable_for_ablation_arms():
     """Arms outside PARADIGMS sort by name, so regenerated tables (and the README) do not reshuffle."""
-    assert results._order({"zeta arm", "iterative", "alpha arm", "clean"}) == ["clean", "iterative", "alpha arm", "zeta arm"]
+    assert results.stats._order({"zeta arm", "iterative", "alpha arm", "clean"}) == ["clean", "iterative", "alpha arm", "zeta arm"]
 
 
 def test_tables_keep_a_task_with_only_real_recordings(study):
@@ -288,3 +237,22 @@ def test_by_snr_table_of_a_task_with_only_real_recordings(tmp_path):
     assert long.attrs["kind"] == "real" and clean["n_seeds"] == 2
     assert clean["mean"] == pytest.approx(BASE["clean"] + 0.005 - 0.2)  # seeds 0 and 1, real = 0.2 below
     assert list(results.table_by_snr(results.collect(tmp_path), "asc").index) == ["clean"]
+
+
+def test_run_times_reads_training_notebook_and_epoch_seconds(tmp_path):
+    """The one reader of per-run timings: metrics.json, the executed notebook, history.json (own and reused epochs)."""
+    d = write_run(tmp_path, "kws", "iterative", 0)
+    (d / "history.json").write_text(json.dumps([{"epoch": 1, "seconds": 1.0}, {"epoch": 2, "seconds": 2.0},
+                                                {"epoch": 1, "seconds": 5.0, "reused": "x.th"}]))
+    (d / "train.ipynb").write_text(json.dumps({"cells": [], "metadata": {"papermill": {"duration": 12.5}}}))
+    write_run(tmp_path, "kws", "clean", 0)  # no history, no notebook
+    (tmp_path / "kws" / "joint" / "seed0").mkdir(parents=True)  # unfinished: no row
+    t = results.run_times(tmp_path).set_index("run")
+    assert list(t.index) == ["kws/clean/seed0", "kws/iterative/seed0"]
+    it = t.loc["kws/iterative/seed0"]
+    assert it["train_seconds"] == 1.0 and it["notebook_seconds"] == 12.5
+    assert (it["epochs"], it["reused_epochs"], it["epoch_seconds_sum"], it["epoch_seconds_mean"]) == (2, 1, 3.0, 1.5)
+    cl = t.loc["kws/clean/seed0"]
+    assert math.isnan(cl["notebook_seconds"]) and cl["epochs"] == 0 and math.isnan(cl["epoch_seconds_mean"])
+    assert results.study_wall_seconds({"wall_seconds": 12.5}) == 12.5 and results.study_wall_seconds({}) is None
+    assert results.study_wall_seconds({"started": 10, "finished": 25.5}) == 15.5
