@@ -1,8 +1,11 @@
-"""The README results section and the ablation tables are generated from run folders (no training)."""
+"""The results page, the README's headline block and the ablation tables are generated from run folders
+(no training)."""
 import importlib.util
 import json
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from aelib import ablations, results
@@ -46,16 +49,16 @@ def root(tmp_path):
 
 def test_ablation_tables_pair_iterative_with_each_arm(root):
     written = ablations.write_ablation_tables(root)
-    paired = results.pd.read_csv(written["paired"])
+    paired = pd.read_csv(written["paired"])
     arm = ablations.ABLATIONS["uniform"][2]
     row = paired[(paired["paradigm"] == arm) & (paired["level"] == "seed")].iloc[0]
     assert row["reference_better"] and row["mean_diff"] == pytest.approx(0.10, abs=1e-9)
-    bands = results.pd.read_csv(written["bands"])
+    bands = pd.read_csv(written["bands"])
     assert set(bands["arm"]) == {"cascade", "iterative", arm}
     low = bands[bands["arm"] == "iterative"]["low (-10..0 dB)"].iloc[0]
     high = bands[bands["arm"] == "iterative"]["high (5..20 dB)"].iloc[0]
     assert high > low  # the fixture's scores rise with SNR
-    val = results.pd.read_csv(written["validation"]).set_index("arm")
+    val = pd.read_csv(written["validation"]).set_index("arm")
     assert val.loc["iterative", "val_score"] == pytest.approx(0.6) and val.loc[arm, "val_score"] == pytest.approx(0.51)
     assert val.loc[arm, "seeds"] == 3
 
@@ -87,25 +90,53 @@ def test_ablations_cli_keeps_committed_tables_while_predictions_are_missing(root
     assert paired.read_text() != "committed\n"
 
 
-def test_report_section_is_generated_and_check_detects_staleness(root, tmp_path, monkeypatch):
+def test_report_section_is_generated_and_check_detects_staleness(root, tmp_path, monkeypatch, capsys):
     ablations.write_ablation_tables(root)
     rep = _report_module()
-    text = rep.section(root / "default", root / "ablations")
+    text = rep.results_page(root / "default", root / "ablations")
     assert "10.0 min" in text and "15 runs" in text
     assert "| kws | accuracy |" in text  # the competence table
     assert "`iterative` is better than `clean`" in text  # a generated finding
     assert "ablations, **kws**" in text
-    readme = tmp_path / "README.md"
+    head = rep.headline(root / "default", root / "ablations")
+    assert "10.0 min" in head and "15 runs" in head and "(docs/results.md)" in head and "(docs/findings.md)" in head
+    assert "| kws | accuracy ↑ |" in head  # the headline table: the clean CA and every paradigm's noisy-grid mean
+    readme, page = tmp_path / "README.md", tmp_path / "docs" / "results.md"
     readme.write_text(f"# x\n\n{rep.BEGIN}\nold\n{rep.END}\n\ntail\n")
-    monkeypatch.setattr("sys.argv", ["report", "--study", str(root / "default"), "--ablations",
-                                     str(root / "ablations"), "--readme", str(readme), "--check"])
-    assert rep.main() == 1
-    monkeypatch.setattr("sys.argv", ["report", "--study", str(root / "default"), "--ablations",
-                                     str(root / "ablations"), "--readme", str(readme)])
+    args = ["report", "--study", str(root / "default"), "--ablations", str(root / "ablations"),
+            "--readme", str(readme), "--page", str(page)]
+    monkeypatch.setattr("sys.argv", args + ["--check"])
+    assert rep.main() == 1 and not page.exists()  # --check writes nothing
+    err = capsys.readouterr().err
+    assert f"{readme} is stale" in err and f"{page} is stale" in err
+    monkeypatch.setattr("sys.argv", args)
     assert rep.main() == 0 and readme.read_text().endswith("\ntail\n")
-    monkeypatch.setattr("sys.argv", ["report", "--study", str(root / "default"), "--ablations",
-                                     str(root / "ablations"), "--readme", str(readme), "--check"])
+    assert "\nold\n" not in readme.read_text() and "| kws | accuracy |" in page.read_text()
+    monkeypatch.setattr("sys.argv", args + ["--check"])
     assert rep.main() == 0
+    page.write_text(page.read_text() + "edited by hand\n")  # a stale page alone fails, and is named
+    assert rep.main() == 1
+    err = capsys.readouterr().err
+    assert f"{page} is stale" in err and f"{readme} is stale" not in err
+    readme.write_text("# no markers\n")
+    assert rep.main() == 2
+
+
+def test_results_page_links_resolve_from_its_own_folder(root, tmp_path):
+    """Figures and links on docs/results.md are relative to docs/, the README's to the repository root."""
+    rep = _report_module()
+    for name in ("kws_vs_snr.png", "figure4_kws.png"):
+        (root / "default" / "results" / name).write_bytes(b"png")
+    page = tmp_path / "docs" / "results.md"
+    page.parent.mkdir()
+    (tmp_path / "README.md").write_text("# x\n")
+    text = rep.results_page(root / "default", root / "ablations", page=page, readme=tmp_path / "README.md")
+    links = re.findall(r"\]\(([^)#]+)\)", text)
+    assert any(link.endswith("kws_vs_snr.png") for link in links) and "[README](../README.md)" in text
+    assert "figure4_kws.png" in text
+    for link in links:
+        if not link.startswith("http") and link != "findings.md":
+            assert (page.parent / link).exists(), link
 
 
 def test_invocations_and_the_reproduction_table_reach_the_section(root):
@@ -116,20 +147,37 @@ def test_invocations_and_the_reproduction_table_reach_the_section(root):
                            {"command": "python -m aelib.study B", "wall_seconds": 120.0, "status": "ok"}]
     info_path.write_text(json.dumps(info))
     (root / "default" / "reproduction.md").write_text("Reproduction of x by y: 1 of 1 inside")
-    text = rep.section(root / "default", root / "ablations")
+    text = rep.results_page(root / "default", root / "ablations")
     assert "made in 2 invocations" in text and "`python -m aelib.study A`: 8.0 min, interrupted" in text
     assert "(summed over 2 invocations, listed below)" in text  # a sum is not one from-scratch run's time
-    assert "### Reproduction" in text and "1 of 1 inside" in text
+    assert "\n## Reproduction" in text and "1 of 1 inside" in text
 
 
 def test_readme_results_section_matches_the_committed_runs(monkeypatch):
-    """README numbers are regenerated from runs/, never typed: a stale section fails here."""
+    """README and docs/results.md numbers are regenerated from runs/, never typed: a stale file fails here."""
     if not (REPO / "runs" / "default" / "study_info.json").exists():
         pytest.skip("no reference study committed")
     rep = _report_module()
     monkeypatch.chdir(REPO)
     monkeypatch.setattr("sys.argv", ["report", "--check"])
-    assert rep.main() == 0, "README.md is stale: run `python scripts/report.py` (make report) and commit"
+    assert rep.main() == 0, ("README.md or docs/results.md is stale: run `python scripts/report.py` "
+                             "(make report) and commit")
+
+
+def test_the_committed_results_page_shows_existing_figures():
+    """Every image and relative link of docs/results.md and of the README resolves from the file's folder."""
+    for doc in (REPO / "docs" / "results.md", REPO / "README.md"):
+        if not doc.exists():
+            pytest.skip(f"no {doc.name}")
+        for link in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", doc.read_text()):
+            if not link.startswith(("http://", "https://")):
+                assert (doc.parent / link).exists(), f"{doc.name}: {link}"
+
+
+def test_readme_is_a_front_page():
+    """The README stays a front page (the generated tables live on docs/results.md)."""
+    lines = (REPO / "README.md").read_text().splitlines()
+    assert len(lines) <= 260, f"README.md has {len(lines)} lines; move detail to docs/"
 
 
 def test_compare_studies_timing_table(tmp_path):
