@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-METHODS = ("ratio", "softmax", "rank", "uniform")
+from .config import IMPORTANCE_METHODS as METHODS  # declared with Config.importance
 
 
 def importance_weights(losses: torch.Tensor, method: str = "ratio", *, w_max: float = 5.0,

@@ -1,5 +1,6 @@
 """Write ``docs/config.md``: every knob of ``aelib.config.Config`` in one table per group, with its type,
-default, preset values, roles in the cache keys and doc, all read from the fields and presets themselves.
+default, preset values, roles in the cache keys, allowed values and doc, all read from the fields and
+presets themselves.
 
     python scripts/knobs.py [--out docs/config.md] [--check]
 
@@ -14,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aelib.config import PRESET_OVERRIDES, PRESETS, SHARED_ROLES, TASK_PRESET_OVERRIDES, TASKS, Config
+from aelib.errors import guard
+from aelib.config import PRESET_OVERRIDES, PRESETS, SHARED_ROLES, TASK_PRESET_OVERRIDES, TASKS, Config, allowed
 from aelib.layout import REPO
 
 OUT = REPO / "docs" / "config.md"
@@ -62,9 +64,12 @@ def render() -> str:
         "",
         "*Input quality*: the knob is part of the key of the cached quality of the unprocessed test mixtures.",
         "",
+        "*Allowed*: what `Config` accepts (it checks every field when it is built; a `--set` value is read as",
+        "the field's type). Anything else is a `ConfigError` that names the field, the value and this cell.",
+        "",
     ]
-    head = "| knob | type | default | " + " | ".join(PRESETS) + " | shared key | input quality | doc |"
-    rule = "|---|---|---|" + "---|" * len(PRESETS) + "---|---|---|"
+    head = "| knob | type | default | " + " | ".join(PRESETS) + " | shared key | input quality | allowed | doc |"
+    rule = "|---|---|---|" + "---|" * len(PRESETS) + "---|---|---|---|"
     for group in groups:
         lines += [f"## {group}", "", head, rule]
         for f in fields:
@@ -72,7 +77,7 @@ def render() -> str:
                 continue
             m = f.metadata
             cells = [f"`{f.name}`", f"`{f.type}`", _default(f), *(preset_cell(p, f.name) for p in PRESETS),
-                     f"`{m['shared']}`", "yes" if m["input_quality"] else "", _cell(m["doc"])]
+                     f"`{m['shared']}`", "yes" if m["input_quality"] else "", _cell(allowed(f)), _cell(m["doc"])]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
@@ -95,4 +100,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guard(main)())

@@ -12,6 +12,8 @@ import torch
 import torchaudio
 from torch import nn
 
+from ..config import SER_FEATURE_NORMS as NORMALIZE  # declared with Config.ser_feature_norm
+
 
 def valid_mask(lengths: torch.Tensor | None, n: int, batch: int, device: torch.device) -> torch.Tensor:
     """Bool [B, n]: True where a step lies inside the utterance (all True when lengths is None)."""
@@ -36,9 +38,6 @@ def pooled_lengths(lengths: torch.Tensor | None, factor: int, n: int) -> torch.T
     if lengths is None:
         return None
     return ((lengths + factor - 1) // factor).clamp(1, n)
-
-
-NORMALIZE = ("utterance", "gain", "none")
 
 
 class LogMel(nn.Module):
