@@ -39,6 +39,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from .config import TASKS, Config, make_config
+from .errors import guard
 from .results import (collect, collect_sources, of_task_kind, paired_vs_iterative, per_utterance, run_dirs,
                       to_markdown)
 from .study import command_line, run_study
@@ -194,6 +195,8 @@ def write_ablation_tables(run_root: str | Path = "runs", out_dir: str | Path | N
     """Paired tests (iterative vs each arm), the SNR-band, per-voice and validation tables, as CSV and Markdown."""
 
     cells, utts = combined(run_root)
+    if cells.empty:
+        raise FileNotFoundError(f"no finished ablation or default-study runs under {run_root}: nothing to tabulate")
     out = Path(out_dir or Path(run_root) / "ablations")
     out.mkdir(parents=True, exist_ok=True)
     tables = {"paired": paired_vs_iterative(cells, utts), "bands": band_table(cells),
@@ -207,6 +210,7 @@ def write_ablation_tables(run_root: str | Path = "runs", out_dir: str | Path | N
     return written
 
 
+@guard
 def main(argv: list[str] | None = None) -> int:
     import argparse
 

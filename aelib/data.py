@@ -55,7 +55,7 @@ class NoiseBank:
 
     def __init__(self, rows: list[dict], cache: AudioCache) -> None:
         if not rows:
-            raise ValueError("noise bank is empty for this split; check noise.csv")
+            raise ManifestError("noise bank is empty for this split; check noise.csv")
         self.rows = rows
         self.cache = cache
         self.paths = [r["path"] for r in rows]

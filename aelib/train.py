@@ -32,13 +32,14 @@ from . import layout
 from .config import Config, settings_hash, shared_settings
 from .data import DataBundle
 from .device import pick_device, to_device
+from .errors import UserError
 from .evaluate import predict_batch
 from .files import atomic_save, atomic_write_json
 from .losses import ae_loss
 from .paradigms import Phase, ca_input, phases, step_loss
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserError, RuntimeError):
     """Training produced NaN or Inf; the last good checkpoint is kept."""
 
 

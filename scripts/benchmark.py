@@ -40,6 +40,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from aelib.errors import guard  # noqa: E402
 from aelib import results  # noqa: E402
 from aelib.config import Config, make_config  # noqa: E402
 from aelib.files import atomic_write_json  # noqa: E402
@@ -505,4 +506,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guard(main)())

@@ -9,10 +9,12 @@ on average over tasks is the default of ``Config.gate_nonstationary``.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 import torch
 
+from aelib.errors import guard
 from aelib.config import TASKS, make_config
 from aelib.data import load_data
 from aelib.metrics import si_sdr
@@ -51,4 +53,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guard(main)())

@@ -20,6 +20,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from aelib.errors import guard
 from aelib.results import compare_studies, study_info, study_run_seconds, to_markdown
 from aelib.study import finished_runs
 
@@ -88,4 +89,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guard(main)())

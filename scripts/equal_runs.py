@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from aelib.errors import guard
+
 VOLATILE_METRICS = ("train_seconds",)
 VOLATILE_TABLES = ("inventory", "run_times")  # run folders' paths and timings differ by nature
 
@@ -56,4 +58,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(guard(main)(sys.argv[1:]))

@@ -10,12 +10,14 @@ PESQ and 9 % in STOI, against 20 % in training.
 from __future__ import annotations
 
 import argparse
+import sys
 import cProfile
 import pstats
 import tempfile
 
 import torch
 
+from aelib.errors import guard
 from aelib.config import make_config, parse_sets
 from aelib.runs import execute
 
@@ -42,4 +44,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guard(main)())

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from aelib.errors import guard
 from aelib.config import PARADIGMS
 from aelib.layout import find_run_dirs
 from aelib.results import seed_mean, collect, collect_sources, run_times, study_info, task_kinds
@@ -418,6 +419,8 @@ def main() -> int:
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is stale")
     a = p.parse_args()
     study, ablations, readme, page = Path(a.study), Path(a.ablations), Path(a.readme), Path(a.page)
+    if not (study / "study_info.json").is_file():
+        raise FileNotFoundError(f"no study at {study} (no study_info.json): --study takes a folder such as runs/default")
     new_readme = _readme_text(readme, headline(study, ablations, page, readme))
     if new_readme is None:
         print(f"{readme} has no {BEGIN} ... {END} block", file=sys.stderr)
@@ -437,4 +440,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guard(main)())

@@ -3,7 +3,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from aelib.audio import AudioError, fit_length, is_silent, load_audio, write_audio
+from aelib.audio import (
+    AudioError,
+    as_waveform,
+    fit_length,
+    is_silent,
+    load_audio,
+    write_audio,
+)
 
 
 def _tone(sr=16000, secs=0.5, f=440.0):
@@ -39,8 +46,34 @@ def test_stereo_is_mixed_down_with_warning(tmp_path):
 def test_corrupt_file_names_file(tmp_path):
     p = tmp_path / "bad.wav"
     p.write_bytes(b"RIFF\x00\x00not really a wav")
-    with pytest.raises(AudioError, match="bad.wav"):
+    with pytest.raises(AudioError, match="bad.wav") as e:
         load_audio(p)
+    msg = str(e.value)  # soundfile's own text ends with '.', ours must not double it
+    assert ".." not in msg and msg.endswith("Re-create or remove the file.") and "\n" not in msg
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("noise clip is empty", "noise clip is empty."),
+    ("Format not recognised.. Re-create or remove the file.", "Format not recognised. Re-create or remove the file."),
+    ("done.", "done."),
+    ("what?.", "what?"),
+    ("two\nlines  here", "two lines here."),
+])
+def test_audio_error_messages_are_one_line_with_one_full_stop(raw, message):
+    assert str(AudioError(raw)) == message
+
+
+@pytest.mark.parametrize("sr", [8000, 44100, np.int32(22050), 48000.0])
+def test_as_waveform_resamples_any_positive_whole_rate(sr):
+    x = as_waveform(_tone(sr=int(sr)), sr)
+    assert x.dtype == np.float32 and abs(len(x) - 8000) <= 1
+
+
+def test_as_waveform_pcm_scaling_follows_soundfile(tmp_path):
+    p = tmp_path / "a.wav"
+    write_audio(p, _tone())
+    pcm, _ = sf.read(p, dtype="int16")
+    assert np.array_equal(as_waveform(pcm, 16000), load_audio(p))
 
 
 def test_missing_file(tmp_path):

@@ -61,9 +61,26 @@ def test_finished_run_is_skipped_and_never_overwritten(fake_root, tmp_path):
     assert (cfg.run_dir / "metrics.json").stat().st_mtime_ns == stamp
     other = make_config("smoke", task="kws", paradigm="noisy", data_dir=str(fake_root), run_root=str(tmp_path),
                         test_snrs=(0.0,), lr=0.5)
+    with pytest.raises(RunExistsError, match=r"finished run made with other settings \(lr\)"):
+        execute(other, progress=False)  # the finished run does not answer for lr=0.5
     (cfg.run_dir / "metrics.json").unlink()
-    with pytest.raises(RunExistsError, match="lr"):
+    with pytest.raises(RunExistsError, match=r"unfinished run made with other settings \(lr\)"):
         execute(other, progress=False)
+
+
+def test_a_run_that_failed_before_its_first_epoch_may_start_over(fake_root, tmp_path):
+    """A folder with params.json alone holds no training: the same run with corrected settings starts over
+    in it, where a folder with a checkpoint or history would be refused."""
+    from aelib.runs import has_trained, prepare_run_dir
+
+    cfg = make_config("smoke", task="kws", paradigm="noisy", data_dir=str(fake_root), run_root=str(tmp_path),
+                      test_snrs=(0.0,), lr=10.0)
+    prepare_run_dir(cfg)  # what a run leaves that fails in its first step
+    assert not has_trained(cfg.run_dir)
+    fixed = make_config("smoke", task="kws", paradigm="noisy", data_dir=str(fake_root), run_root=str(tmp_path),
+                        test_snrs=(0.0,))
+    execute(fixed, progress=False)
+    assert json.loads((cfg.run_dir / "params.json").read_text())["config"]["lr"] == fixed.lr
 
 
 def test_params_json_records_config_and_versions(fake_root, tmp_path):
@@ -75,7 +92,9 @@ def test_params_json_records_config_and_versions(fake_root, tmp_path):
 
 
 def test_load_run_unfinished_is_clear(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not finished"):
+    cfg = {"task": "kws", "paradigm": "joint", "preset": "smoke", "seed": 1, "study": "s1"}
+    (tmp_path / "params.json").write_text(json.dumps({"config": cfg}))
+    with pytest.raises(FileNotFoundError, match="not finished training: re-run .*--study s1"):
         load_run(tmp_path)
 
 
@@ -129,8 +148,8 @@ def test_settings_diff_tolerates_a_new_knob_at_its_default():
 
 
 def test_a_changed_corpus_is_never_mixed_into_a_run(tmp_path):
-    """The corpus fingerprint in params.json: a finished run on a changed corpus warns (results kept), an
-    unfinished one refuses to resume, and a shared stage is not loaded across corpora."""
+    """The corpus fingerprint in params.json: a finished run on a changed corpus is kept but does not answer
+    for the new one, an unfinished one refuses to resume, and a shared stage is not loaded across corpora."""
     from aelib.data import corpus_fingerprint
     from aelib.tasks import get_task
 
@@ -145,8 +164,9 @@ def test_a_changed_corpus_is_never_mixed_into_a_run(tmp_path):
     manifest = root / "kws.csv"
     manifest.write_text(manifest.read_text() + manifest.read_text().splitlines()[-1] + "\n")  # one row more
     assert corpus_fingerprint(cfg, get_task("kws")) != before
-    with pytest.warns(UserWarning, match="another version of the corpus"):
-        execute(cfg, progress=False)  # finished: kept, with a warning
+    with pytest.raises(RunExistsError, match="finished run trained on another version of the corpus"):
+        execute(cfg, progress=False)  # finished: kept as it is, but it does not answer for this corpus
+    assert (cfg.run_dir / "metrics.json").exists()
     (cfg.run_dir / "metrics.json").unlink()
     with pytest.raises(RunExistsError, match="another version of the corpus"):
         execute(cfg, progress=False)  # unfinished: resuming would train on two corpora

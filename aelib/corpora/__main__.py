@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from ..config import default_data_dir
+from ..errors import guard
 from .adapters.__main__ import main as adapt_main
-from .embedded import SIZES, BuildError, build_corpus, summary
+from .embedded import SIZES, BuildError, build_corpus, read_build_info, summary
 from .sources import SourceError
 
 
+@guard
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["adapt"]:  # the real-corpus adapters keep their own command line
@@ -35,7 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "summary":
-        print(summary(args.dir or default_data_dir("small")))
+        root = args.dir or default_data_dir("small")
+        if read_build_info(Path(root)) is None:
+            raise BuildError(f"{root}: no finished embedded corpus (build_info.json missing); run "
+                             "`python -m aelib.corpora build`")
+        print(summary(root))
         return 0
     t0 = time.perf_counter()
     try:

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..config import default_data_dir
+from ..errors import UserError
 from ..files import atomic_write_json
 from . import scenes, sources, speech, tts
 from .manifest import (NOISE_COLUMNS, NOISE_SPLITS, SPLITS, TASK_COLUMNS, check_disjoint, read_manifest,
@@ -44,7 +45,7 @@ MANIFESTS = ("kws", "asr", "ser", "asc", "noise", "noise_asc")  # <name>.csv in 
 MARKER = ".embedded-build"  # present while a build is unfinished: the root is ours to clean and resume
 
 
-class BuildError(RuntimeError):
+class BuildError(UserError, RuntimeError):
     """The output folder holds something the builder will not silently overwrite."""
 
 

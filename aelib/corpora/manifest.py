@@ -26,6 +26,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from ..errors import UserError
 from ..files import atomic_open
 
 TASK_COLUMNS = ["path", "split", "label", "source", "kind", "duration", "corpus"]
@@ -35,7 +36,7 @@ NOISE_SPLITS = ("train", "val", "test_seen", "test_unseen")
 TASKS = ("kws", "asr", "ser", "asc")
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError, ValueError):
     """A manifest that is missing, incomplete or inconsistent."""
 
 

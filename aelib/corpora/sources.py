@@ -30,10 +30,11 @@ import numpy as np
 import soundfile as sf
 
 from ..audio import SAMPLE_RATE, is_silent, resample, to_mono
+from ..errors import UserError
 from ..files import atomic_open
 
 
-class SourceError(RuntimeError):
+class SourceError(UserError, RuntimeError):
     """A tool or package the corpus builder needs is missing; the message names it and the fix."""
 
 

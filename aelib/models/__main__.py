@@ -6,10 +6,12 @@ own clip length) ``--ae-width 16 --ae-depth 4 --ca-width 32``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
 
+from ..errors import guard
 from . import ASCNet, ASRNet, KWSNet, SERNet, UNetEnhancer, count_parameters
 from .unet import real_time_factor
 
@@ -63,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guard(main)())

@@ -14,12 +14,14 @@ import argparse
 import sys
 
 from ..config import PARADIGMS, PRESETS, TASKS, parse_sets
+from ..errors import guard
 from ..corpora.embedded import BuildError
 from ..corpora.sources import SourceError
 from .runner import run_study
 from .report import command_line
 
 
+@guard
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m aelib.study", description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="small", choices=PRESETS, help="(default: small)")

@@ -82,6 +82,11 @@ class StudyReport:
         if self.results_status == "failed":
             lines.append(f"  FAILED {self.results_error}")
             lines.append(f"         {Path(self.study_dir) / 'results.ipynb'}, {Path(self.study_dir) / '03_demo.ipynb'}")
+        if self.failed:  # the verdict last, where a reader of the terminal looks
+            ready = sum(r.ok for r in self.runs)
+            lines.append(f"study FAILED: {len(self.failed)} of {len(self.runs)} runs have no results (above); "
+                         f"{ready} do" + (", and the results and demo notebooks read only those"
+                                          if self.results_status == "done" else ""))
         return "\n".join(lines)
 
 

@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 
 from .. import layout
 from ..config import PARADIGMS, TASKS, Config
-from ..runs import corpus_changed
+from ..errors import UserError
+from ..runs import corpus_changed, has_trained
 from ..runs import settings_diff as config_diff
 from .corpus import ensure_corpus
 from .executor import NotebookWorker, _execute_notebook
@@ -129,13 +130,14 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
         try:
             params, cfg = run_parameters(task, paradigm, seed, preset=preset, study=study, data_dir=data_dir_abs,
                                          run_root=str(run_root_abs), overrides=overrides, notebook=train_notebook)
-            diff = settings_diff(cfg.run_dir, cfg)
-        except Exception as exc:  # a bad override: nothing to execute for this run
+            begun = (cfg.run_dir / "metrics.json").exists() or has_trained(cfg.run_dir)
+            diff = settings_diff(cfg.run_dir, cfg) if begun else []  # params.json alone: it may start over
+        except UserError as exc:  # a value Config refuses: nothing to execute for this run
             outcome.status, outcome.error = "invalid", f"{type(exc).__name__}: {exc}"
             report.runs.append(outcome)
             continue
         finished = (cfg.run_dir / "metrics.json").exists()
-        changed = corpus_changed(cfg)  # the corpus in data_dir is not the one the run folder was made on
+        changed = begun and corpus_changed(cfg)  # the corpus in data_dir is not the one the run was made on
         if diff or (changed and not finished):
             outcome.status = "conflict"
             what = f"other settings ({', '.join(diff)})" if diff else "another version of the corpus"

@@ -9,6 +9,7 @@ import argparse
 import sys
 import warnings
 
+from ...errors import guard
 from ..manifest import ManifestError
 from . import ADAPTERS
 from .common import AdapterWarning
@@ -93,6 +94,7 @@ def _one_line(message, category, filename, lineno, file=None, line=None) -> None
     print(f"warning: {message}", file=sys.stderr)
 
 
+@guard
 def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     name, src, out = args.pop("adapter"), args.pop("src"), args.pop("out")
