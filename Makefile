@@ -1,6 +1,8 @@
 # The two headline targets are the README's two commands:
-#   make study   -> set up, build the embedded corpus, run the default study
+#   make study   -> set up, build the embedded corpus, run the default study (a clone's committed runs are
+#                   skipped), then the first look: the demo's runs trained here, beside the committed ones
 #   make test    -> set up, run the tests (unit, smoke runs, notebooks)
+# make demo serves the SNR-slider page (Voila) on 127.0.0.1 for the first look's runs.
 # Everything installs itself: system packages (apt), a venv in .venv, the corpus under ~/.cache/aelib.
 PY       ?= python3
 VENV     ?= .venv
@@ -9,11 +11,24 @@ PRESET   ?= small
 STUDY    ?= default
 WORKERS  ?= 2
 SEEDS    ?= 0 1 2
+DEMO_STUDY ?= runs/first-look
+DEMO_PORT  ?= 8866
+DEMO_TASK  ?= asr
 
-.PHONY: study test setup system venv corpus bench ablations report reproduce clean-venv
+.PHONY: study first-look demo test setup system venv corpus bench ablations report reproduce clean-venv
 
 study: setup corpus
 	$(BIN)/python -m aelib.study --preset $(PRESET) --study $(STUDY) --workers $(WORKERS) --seeds $(SEEDS)
+	$(MAKE) --no-print-directory first-look
+
+# asr and asc x clean, cascade, iterative, seed 0, trained here into runs/first-look/ (skipped once done),
+# Figure 4 from them, and their numbers beside the same runs of runs/$(STUDY)
+first-look: venv
+	$(BIN)/python -m aelib.study.first_look --reference runs/$(STUDY) --workers $(WORKERS)
+
+demo: venv
+	AELIB_DEMO_STUDY_DIR=$(abspath $(DEMO_STUDY)) AELIB_DEMO_TASK=$(DEMO_TASK) $(BIN)/voila --no-browser --port=$(DEMO_PORT) \
+		--Voila.ip=127.0.0.1 notebooks/03_demo.ipynb
 
 test: setup
 	$(BIN)/python -m pytest -q tests
