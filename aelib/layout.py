@@ -75,9 +75,48 @@ def find_run_dirs(root: str | Path, tasks: Iterable[str], paradigms: Iterable[st
 
 
 def relative_to_repo(path: str | Path) -> str:
-    """``path`` relative to the repository when it lies inside it (for files that are committed), else as given."""
-    p = Path(path)
+    """``path`` as a committed file records it (issue 25: no absolute path of the machine that wrote it):
+    relative to the repository when it lies inside it, ``~/...`` under the home directory, else as given
+    ("" stays ""). :func:`resolve_recorded` reads such a path back."""
+    if str(path) == "":
+        return ""
+    p = Path(path).expanduser().resolve()
     try:
-        return str(p.resolve().relative_to(REPO))
+        return str(p.relative_to(REPO))
     except ValueError:
-        return str(p)
+        pass
+    try:
+        return str(Path("~") / p.relative_to(Path.home().resolve()))
+    except (ValueError, RuntimeError):  # RuntimeError: no home directory to be found
+        return str(path)
+
+
+def resolve_recorded(path: str | Path) -> Path:
+    """A path that a committed file records (:func:`relative_to_repo`) on this machine: ``~`` expanded, a
+    relative one taken from the repository root (not the cwd)."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else REPO / p
+
+
+PATH_START = r"(?<![\w.~/-])"  # a path starts here, not inside another path or word
+# the root ends here: /x/repo matches /x/repo/a, "/x/repo" and "in /x/repo.", not /x/repository or /x/repo.git
+PATH_END = r"(?![\w~-]|\.\w)"
+
+
+def root_pattern(root: str | Path) -> re.Pattern:
+    """``root`` (an absolute folder) where it starts a path in a text, itself or followed by ``/...``."""
+    return re.compile(PATH_START + re.escape(str(root).rstrip("/")) + PATH_END + "/?")
+
+
+def home_dir(home: str | Path | None) -> Path | None:
+    """The home directory to look for, or None when it is ``/`` or ``/home`` (it would match every path)."""
+    home = Path.home() if home is None else Path(home)
+    return home if home.is_absolute() and home not in (Path("/"), Path("/home")) else None
+
+
+def portable_text(text: str, repo: str | Path = REPO, home: str | Path | None = None) -> str:
+    """``text`` with ``<repo>/x`` as ``x`` (``<repo>`` alone as ``.``) and ``<home>/x`` as ``~/x``."""
+    text = root_pattern(repo).sub(lambda m: "" if m.group().endswith("/") else ".", text)
+    if home_dir(home) is None:
+        return text
+    return root_pattern(home_dir(home)).sub(lambda m: "~/" if m.group().endswith("/") else "~", text)

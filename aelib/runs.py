@@ -31,7 +31,7 @@ from .device import seed_everything
 from .errors import UserError, guard
 from .evaluate import by_source, evaluate, headline, predict_batch
 from .files import atomic_save, atomic_write_json, write_csv
-from .layout import REPO
+from .layout import REPO, relative_to_repo
 from .models import SpectralGate, UNetEnhancer, deserialize, serialize
 from .paradigms import uses_ae
 from .profiles import wave_profiles
@@ -104,7 +104,10 @@ def prepare_run_dir(cfg: Config, data_fingerprint: str = "") -> Path:
                 f"{run_dir} holds a run started on another version of the corpus in {cfg.data_dir} (its manifests "
                 "changed since); use another study name or delete the folder to start over.")
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(params, {"config": new, "data_fingerprint": data_fingerprint, "git_commit": git_commit(),
+    # the recorded copy names its folders as a committed file may (relative to the repository, ~/ under home);
+    # cfg itself, and every stage key hashed from it, keeps the paths as given (both keys are VOLATILE_KEYS)
+    recorded = {**new, "data_dir": relative_to_repo(new["data_dir"]), "run_root": relative_to_repo(new["run_root"])}
+    atomic_write_json(params, {"config": recorded, "data_fingerprint": data_fingerprint, "git_commit": git_commit(),
                                "versions": versions()})
     return run_dir
 

@@ -226,7 +226,8 @@ class Trainer:
             if dist.broadcast_flag(path.exists()):
                 saved = torch.load(path, map_location=self.device, weights_only=False)
                 self.load_state({k: saved["models"][k] for k in phase.trains})
-                self.history.extend({**h, "reused": str(path)} for h in saved["history"])
+                # the shared stage's file as history.json, a committed file, may name it (no absolute path)
+                self.history.extend({**h, "reused": layout.relative_to_repo(path)} for h in saved["history"])
                 return
             before = len(self.history)
             self.run_phase(pi)

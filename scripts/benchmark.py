@@ -44,8 +44,10 @@ from aelib.errors import guard  # noqa: E402
 from aelib import results  # noqa: E402
 from aelib.config import Config, make_config  # noqa: E402
 from aelib.files import atomic_write_json  # noqa: E402
+from aelib.layout import relative_to_repo  # noqa: E402
 from aelib.paradigms import Phase, step_loss  # noqa: E402
 from aelib.runs import build_ae  # noqa: E402
+from aelib.study.report import portable_info  # noqa: E402
 from aelib.tasks import get_task  # noqa: E402
 
 RTF_TARGET = 0.01  # 10 s of audio in <= 0.1 s on one thread (unet.py's design target)
@@ -365,7 +367,8 @@ def _memory_child(cfg: Config, what: str, batch_size: int, steps: int) -> dict[s
 
 # ---- a finished study ------------------------------------------------------------------------
 def study_times(study_dir: str | Path) -> dict[str, Any]:
-    """Study wall time (study_info.json) and per-run training time (:func:`aelib.results.run_times`)."""
+    """Study wall time (study_info.json) and per-run training time (:func:`aelib.results.run_times`); paths as a
+    committed file records them (:func:`aelib.study.report.portable_info`)."""
     root = Path(study_dir)
     info = results.study_info(root)
     runs = []
@@ -375,7 +378,8 @@ def study_times(study_dir: str | Path) -> dict[str, Any]:
                      "reused_epochs": r["reused_epochs"], "epoch_seconds_sum": round(r["epoch_seconds_sum"], 2) if own else 0,
                      "epoch_seconds_mean": round(r["epoch_seconds_mean"], 2) if own else None})
     total = sum(r["train_seconds"] or 0.0 for r in runs)
-    return {"study_dir": str(root), "study_info": info, "wall_seconds": results.study_wall_seconds(info), "runs": runs,
+    return {"study_dir": relative_to_repo(root), "study_info": portable_info(info),
+            "wall_seconds": results.study_wall_seconds(info), "runs": runs,
             "train_seconds_total": round(total, 2)}
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import PARADIGMS, TASKS
-from ..layout import REPO, find_run_dirs, run_dir, run_name
+from ..layout import REPO, find_run_dirs, relative_to_repo, run_dir, run_name
 
 # the columns of results/run_times.csv (run_times has more)
 RUN_TIMES_TABLE = ["task", "paradigm", "seed", "train_seconds", "notebook_seconds"]
@@ -83,7 +83,8 @@ def _notebook_failed(path: Path) -> bool:
 
 def inventory(study_dir: str | Path, tasks: Sequence[str] | None = None, paradigms: Sequence[str] | None = None,
               seeds: Sequence[int] | None = None) -> pd.DataFrame:
-    """One row per expected run: status finished | failed | unfinished | missing.
+    """One row per expected run: status finished | failed | unfinished | missing; ``run_dir`` as a committed
+    table records it (:func:`aelib.layout.relative_to_repo`).
 
     The expected grid is the arguments, else ``study_info.json``'s, else the tasks and seeds found x all paradigms.
     """
@@ -106,7 +107,7 @@ def inventory(study_dir: str | Path, tasks: Sequence[str] | None = None, paradig
                     status = "unfinished"
                 else:
                     status = "missing"
-                rows.append({"task": t, "paradigm": p, "seed": s, "status": status, "run_dir": str(d)})
+                rows.append({"task": t, "paradigm": p, "seed": s, "status": status, "run_dir": relative_to_repo(d)})
     return pd.DataFrame(rows, columns=["task", "paradigm", "seed", "status", "run_dir"])
 
 

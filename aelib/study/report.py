@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import atomic_write_json
-from ..layout import run_name
+from ..layout import relative_to_repo, run_name
 
 # a run that has its metrics (made now, or found finished; "stale": found finished, but on another version of
 # the corpus than the one in data_dir now: its results are kept and reported, never silently retrained)
@@ -90,9 +90,23 @@ class StudyReport:
         return "\n".join(lines)
 
 
+def portable_info(info: dict[str, Any]) -> dict[str, Any]:
+    """The copy of a study's info that ``study_info.json`` records: the corpus and every run's folder and
+    notebook as :func:`aelib.layout.relative_to_repo` writes them (inside the repository relative to it,
+    ``~/...`` under home), so that the committed file names no path of the machine that made it."""
+    out = dict(info)
+    if out.get("data_dir"):
+        out["data_dir"] = relative_to_repo(out["data_dir"])
+    if "runs" in out:
+        out["runs"] = [{**r, **{k: relative_to_repo(r[k]) for k in ("run_dir", "notebook") if r.get(k)}}
+                       for r in out["runs"]]
+    return out
+
+
 def write_info(study_dir: Path, info: dict[str, Any]) -> None:
-    """Write ``<study>/study_info.json`` (atomically: a reader never sees half of it)."""
-    atomic_write_json(study_dir / "study_info.json", info)
+    """Write ``<study>/study_info.json`` (atomically: a reader never sees half of it) with portable paths
+    (:func:`portable_info`)."""
+    atomic_write_json(study_dir / "study_info.json", portable_info(info))
 
 
 def command_line(prog: str, argv: list[str] | None) -> str:

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from .. import layout
 from ..config import PARADIGMS, TASKS, Config
 from ..errors import UserError
+from ..files import atomic_write_text
 from ..runs import corpus_changed, has_trained
 from ..runs import settings_diff as config_diff
 from .corpus import ensure_corpus
@@ -199,6 +200,9 @@ def run_study(preset: str = "small", study: str = "default", tasks: Sequence[str
                                       "threads": cores, "kernel_name": kernel_name})
             if demo["error"]:
                 errors.append(f"03_demo: {demo['error']}")
+        for nb in (study_dir / "results.ipynb", study_dir / "03_demo.ipynb"):  # committed: no machine's paths
+            if nb.exists():
+                atomic_write_text(nb, layout.portable_text(nb.read_text()))
         report.results_status = "failed" if errors else "done"
         report.results_error = "; ".join(errors)
     elif results == "auto":
