@@ -33,7 +33,8 @@
 
 # %% tags=["parameters"]
 run_dir = ""  # a finished run folder runs/<study>/<task>/<paradigm>/seed<k>; empty: chosen in study_dir
-study_dir = ""  # runs/<study> holding the runs; empty: the run's study, else runs/default
+study_dir = ""  # runs/<study> holding the runs (relative: to the repository); empty: the run's study, else
+#   the first of runs/first-look (what `make study` trains here) and runs/default that has trained runs
 task = ""  # task of the run shown first; empty: the first task that has a run
 paradigm = ""  # paradigm of the run shown first; empty: iterative, then cascade, joint, noisy, clean
 seed = 0  # seed of the run shown first; also seeds the noise offset
@@ -57,6 +58,7 @@ import torch
 from IPython.display import HTML, Audio, Markdown, display
 
 from aelib import load_run
+from aelib.layout import REPO
 from aelib.demo import (FIGURE4_PARADIGMS, ca_predict, demo_clips, demo_noises, find_runs, make_example, pick_run,
                         playable, sisdr_db)
 from aelib.plots import png_bytes, save_figure, show, snr_grid_figure, triptych
@@ -71,12 +73,20 @@ torch.set_num_threads(1)  # one clip at a time: one thread is fast, and 10-30x f
 SR = 16_000
 SLIDER_SNRS = [-10.0, -5.0, 0.0, 5.0, 10.0, 15.0, 20.0]
 PARADIGM_ORDER = ([paradigm] if paradigm else []) + [*FIGURE4_PARADIGMS, "noisy", "clean"]
+
+
+def repo_path(p: str) -> Path:
+    """A path as typed: absolute as it is, relative to the repository (not to notebooks/, Voila's cwd)."""
+    p = Path(p).expanduser()
+    return (p if p.is_absolute() else REPO / p).resolve()
+
+
 if run_dir:
-    run_dir = Path(run_dir).expanduser().resolve()
-    study = Path(study_dir).expanduser().resolve() if study_dir else run_dir.parents[2]
+    run_dir = repo_path(run_dir)
+    study = repo_path(study_dir) if study_dir else run_dir.parents[2]
 else:
-    candidates = [Path(study_dir)] if study_dir else [Path("runs/default"), Path("../runs/default")]
-    study = next((p for p in candidates if p.is_dir()), candidates[0]).expanduser().resolve()
+    candidates = [repo_path(study_dir)] if study_dir else [REPO / "runs" / "first-look", REPO / "runs" / "default"]
+    study = next((p for p in candidates if find_runs(p)), candidates[-1])
 runs = find_runs(study)
 if run_dir:
     runs.setdefault("/".join(run_dir.parts[-3:]), run_dir)
@@ -85,13 +95,14 @@ else:
     tasks_with_runs = sorted({k.split("/")[0] for k in runs})
     first = pick_run(runs, task or (tasks_with_runs[0] if tasks_with_runs else ""), PARADIGM_ORDER, seed) \
         or pick_run(runs, task or (tasks_with_runs[0] if tasks_with_runs else ""), PARADIGM_ORDER)
-out_dir = Path(save_dir).expanduser().resolve() if save_dir else study / "results"
+out_dir = repo_path(save_dir) if save_dir else study / "results"
 print(f"study: {study}\nruns found: {len(runs)}\nfirst run: {first}\nfigures go to: {out_dir}")
 if first is None:
     display(Markdown(
-        f"**No trained run found** under `{study}` (task={task or 'any'}). Train one, e.g. "
-        "`python -m aelib.runs --task asr --paradigm iterative --preset smoke`, or run the study "
-        "(`make study`), then set `study_dir` / `run_dir` (or `AELIB_DEMO_STUDY_DIR` for Voila)."))
+        f"**No trained run found** under `{study}` (task={task or 'any'}): the committed runs/default holds "
+        "summaries only. `make study` trains the demo's runs here into runs/first-look (found by default); "
+        "or train one, e.g. `python -m aelib.runs --task asr --paradigm iterative --preset smoke --study mine`, "
+        "and set `study_dir` / `run_dir` (or `AELIB_DEMO_STUDY_DIR` for Voila; relative to the repository)."))
 
 # %%
 _pipes: dict = {}

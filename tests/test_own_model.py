@@ -179,3 +179,32 @@ def test_a_black_box_at_8_khz_gets_8_khz_waves(data):
     BlackBox(lambda w, t: (seen.extend(len(x) for x in w), [0.0] * len(w))[1], sr=8000).errors(te.waves[:2],
                                                                                                 te.targets[:2])
     assert seen == [len(w) // 2 for w in te.waves[:2]]
+
+
+def test_the_notebook_fits_and_evaluates_a_model_from_outside(folders, tmp_path):
+    import papermill as pm
+
+    from aelib.layout import REPO
+
+    out = tmp_path / "out"
+    pm.execute_notebook(str(REPO / "notebooks" / "04_own_model.ipynb"), str(tmp_path / "04.ipynb"), cwd=str(REPO),
+                        progress_bar=False, parameters=dict(
+                            downstream="tests.own_factory:frozen", clips=str(folders / "clips"),
+                            noise=str(folders / "noise"), paradigms="", snrs="0,10", ae_epochs=1, rounds=1,
+                            observation_weights="0,0.5", out_dir=str(out)))
+    rows = __import__("pandas").read_csv(out / "rows.csv")
+    assert set(rows["arm"]) == {"none", *PARADIGMS["frozen"]}
+    assert (out / "summary.md").read_text().count("|") > 10
+
+
+def test_the_pocketsphinx_black_box_reads_its_training_lm(tmp_path):
+    from aelib.own.pocketsphinx import bigram_arpa
+
+    arpa = bigram_arpa(["turn on the light", "turn off the light", "call anna"], tmp_path / "lm.arpa").read_text()
+    assert "ngram 1=9" in arpa and "ngram 2=10" in arpa and arpa.rstrip().endswith("\\end\\")
+    pytest.importorskip("pocketsphinx")
+    from aelib.own.pocketsphinx import pocketsphinx_box
+
+    box = pocketsphinx_box(["one two three", "three two one"])
+    errors = box.errors([np.zeros(SR, np.float32), _tone(300.0, 1.0, np.random.default_rng(0))], ["one", "two"])
+    assert errors.shape == (2,) and np.all(errors >= 0)

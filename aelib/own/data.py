@@ -105,6 +105,22 @@ class ClipSet:
         return cls(_load(files, "clip"), [r["target"] for r in rows], [r["path"] for r in rows],
                    [r.get("group") or r["path"] for r in rows])
 
+    @classmethod
+    def from_corpus(cls, data_dir: str | Path, task: str, split: str, limit: int = 0, kind: str = "") -> "ClipSet":
+        """The clips of an aelib corpus manifest (``<data_dir>/<task>.csv``: the embedded corpus, or one made by
+        an adapter) in ``split`` (and of ``kind``, e.g. synthetic or real, when given), their ``label`` as target
+        and ``source`` (the voice) as group; ``limit`` > 0 keeps that many, spread evenly over the split."""
+        from ..corpora.manifest import read_manifest
+
+        rows = [r for r in read_manifest(Path(data_dir).expanduser() / f"{task}.csv")
+                if r["split"] == split and (not kind or r.get("kind") == kind)]
+        if not rows:
+            raise OwnDataError(f"{data_dir}/{task}.csv has no {split!r} rows" + (f" of kind {kind!r}" if kind else ""))
+        if limit and len(rows) > limit:
+            rows = [rows[int(i)] for i in np.linspace(0, len(rows) - 1, limit)]
+        return cls(_load([Path(r["path"]) for r in rows], "clip"), [r["label"] for r in rows],
+                   [Path(r["path"]).name for r in rows], [r.get("source") or r["path"] for r in rows])
+
     def subset(self, idx: Sequence[int]) -> "ClipSet":
         return ClipSet([self.waves[i] for i in idx], [self.targets[i] for i in idx], [self.names[i] for i in idx],
                        [self.groups[i] for i in idx])
@@ -127,6 +143,16 @@ class NoiseSet:
     def from_folder(cls, folder: str | Path) -> "NoiseSet":
         files = _audio_files(folder)
         return cls(_load(files, "noise"), [str(p.relative_to(Path(folder).expanduser())) for p in files])
+
+    @classmethod
+    def from_corpus(cls, data_dir: str | Path, split: str, manifest: str = "noise.csv") -> "NoiseSet":
+        """The noise files of an aelib corpus in ``split`` (train, val, test_seen, test_unseen)."""
+        from ..corpora.manifest import read_manifest
+
+        rows = [r for r in read_manifest(Path(data_dir).expanduser() / manifest) if r["split"] == split]
+        if not rows:
+            raise OwnDataError(f"{data_dir}/{manifest} has no {split!r} rows")
+        return cls(_load([Path(r["path"]) for r in rows], "noise"), [f"{r['type']}:{Path(r['path']).name}" for r in rows])
 
     def split(self, val: float = 0.2, test: float = 0.3, seed: int = 0) -> tuple["NoiseSet", "NoiseSet", "NoiseSet"]:
         """(train, val, test) by file: test noise files are never heard in training."""

@@ -81,6 +81,7 @@ class FitSettings:
     observation_weights: tuple[float, ...] = (0.0,)
     seed: int = 0
     progress: bool = True
+    init: nn.Module | None = None  # an AE to start from (copied), e.g. load_run(...).ae; None: a new U-Net
 
 
 @dataclass
@@ -111,7 +112,7 @@ class _Fitter:
                  s: FitSettings) -> None:
         self.d, self.train, self.val, self.nt, self.nv, self.s = downstream, train, val, noise_train, noise_val, s
         torch.manual_seed(s.seed)
-        self.ae = UNetEnhancer(width=s.width)
+        self.ae = copy.deepcopy(s.init) if s.init is not None else UNetEnhancer(width=s.width)
         self.ae_loss = ae_loss_fn(s.ae_loss)
         self.history: list[dict[str, Any]] = []
 
