@@ -34,7 +34,8 @@ def _git_checkout() -> bool:
 def test_no_tracked_file_holds_an_absolute_path_of_this_machine(pp):
     """The repository's absolute path, the home directory and /tmp/, computed here (so on any machine), in
     every tracked text file. A hit names its fix: ``python scripts/portable_paths.py FILE``, and the writer."""
-    files = pp.tracked_text_files()
+    own = {REPO / "scripts" / "portable_paths.py", Path(__file__).resolve()}  # the checker quotes what it looks for
+    files = [f for f in pp.tracked_text_files() if f.resolve() not in own]
     assert len(files) > 100 and any(f.suffix == ".ipynb" for f in files)
     hits = pp.find_machine_paths(files)
     assert not hits, "\n".join(f"{name}:{line}: {what}" for name, line, what in hits[:20])
