@@ -1,6 +1,9 @@
 """Devices and seeds: where tensors go, and the state set before any object is built."""
 from __future__ import annotations
 
+import platform
+from pathlib import Path
+
 from typing import Any
 
 import numpy as np
@@ -23,3 +26,14 @@ def seed_everything(seed: int) -> None:
     """Seed torch and numpy before any object is built (the seed is part of the run path)."""
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
+
+
+def cpu_model() -> str:
+    """This machine's CPU model (``/proc/cpuinfo``), or the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

@@ -27,7 +27,7 @@ from . import distributed as dist
 from .audio import as_waveform
 from .config import Config, make_config, parse_sets
 from .data import clip_seconds, corpus_fingerprint, load_data
-from .device import seed_everything
+from .device import cpu_model, seed_everything
 from .errors import UserError, guard
 from .evaluate import by_source, evaluate, headline, predict_batch
 from .files import atomic_save, atomic_write_json, write_csv
@@ -53,7 +53,7 @@ def git_commit() -> str:
 
 def versions() -> dict[str, str]:
     return {"python": platform.python_version(), "torch": torch.__version__, "torchaudio": torchaudio.__version__,
-            "numpy": np.__version__, "platform": platform.platform()}
+            "numpy": np.__version__, "platform": platform.platform(), "cpu": cpu_model()}
 
 
 def is_finished(run_dir: str | Path) -> bool:

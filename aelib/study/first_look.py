@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..device import cpu_model
 from ..errors import guard
 from ..layout import REPO, relative_to_repo, run_dir
 from .report import command_line
@@ -32,19 +33,6 @@ SEED = 0
 SPLITS = ("clean", "test_seen", "test_unseen")
 # settings that may differ between the first look and the reference without changing a result
 NOT_SETTINGS = ("study", "run_root", "data_dir", "device", "num_workers", "extra")
-
-
-def cpu_model() -> str:
-    """This machine's CPU model (``/proc/cpuinfo``), or the platform's processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "unknown"
 
 
 def _read(path: Path) -> dict[str, Any] | None:
