@@ -8,6 +8,7 @@ writing (:func:`save_figure`). It also draws the frames of :mod:`aelib.results`:
 over the SNR grid (:func:`plot_metric_vs_snr`), the importance weights per round
 (:func:`plot_importance`), the cross-task matrix (:func:`plot_cross_task`) and a run's training
 history (:func:`plot_history`). The material the demo shows (clips, noises, runs) is :mod:`aelib.demo`.
+Titles are wrapped to their panel (:func:`wrap_to_width`), never cut: a transcript is shown whole.
 
 Spectrograms are in dB re full scale (a full-scale sine peaks at 0 dB), never normalised per
 panel: a shared ``vmin``/``vmax`` keeps loudness differences between the panels visible.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import textwrap
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -30,9 +32,22 @@ from .results import summary_by_snr
 DYNAMIC_RANGE_DB = 80.0  # default colour range below the loudest bin of all panels
 FLOOR_DB = -120.0  # power floor of log10: digital silence shows as the darkest colour
 CMAP = "magma"
+CHAR_EM = 0.6  # mean advance of a DejaVu Sans character in em, rounded up: text wrapped at this width fits
+CROSS_CMAP = "RdBu"  # diverging: red = worse than no front-end, white = no change, blue = better
 
 
 # ---- spectrograms and figures ---------------------------------------------------------------
+def wrap_to_width(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` broken at spaces into lines that fit ``width_in`` inches at ``fontsize`` points.
+
+    Nothing is dropped: joining the lines with spaces gives ``text`` back (a word longer than a line
+    stays whole). Existing line breaks are kept.
+    """
+    chars = max(10, int(width_in * 72 / (CHAR_EM * fontsize)))
+    return "\n".join(textwrap.fill(line, chars, break_long_words=False, break_on_hyphens=False) or line
+                     for line in text.split("\n"))
+
+
 def spectrogram_db(wave: np.ndarray, sr: int, n_fft: int = 512, hop: int = 128
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log-power spectrogram of a 1-D waveform.
@@ -84,6 +99,8 @@ def spectrogram_panels(waves: Sequence[np.ndarray], sr: int, titles: Sequence[st
                        n_fft: int = 512, hop: int = 128, panel_size: tuple[float, float] = (4.2, 3.0)):
     """Log spectrograms of several waveforms on ONE colour scale, ``ncols`` per row, one colourbar.
 
+    Titles are wrapped to the panel width (and ``suptitle`` to the figure width), never cut.
+
     Returns:
         a matplotlib Figure (not registered with pyplot: display it with :func:`show` or save it).
     """
@@ -95,8 +112,8 @@ def spectrogram_panels(waves: Sequence[np.ndarray], sr: int, titles: Sequence[st
     lo, hi = shared_limits([s[0] for s in specs], vmin, vmax)
     ncols = max(1, min(ncols, len(waves)))
     nrows = -(-len(waves) // ncols)
-    fig = Figure(figsize=(panel_size[0] * ncols + 1.0, panel_size[1] * nrows + (0.4 if suptitle else 0.0)),
-                 layout="constrained")
+    width = panel_size[0] * ncols + 1.0
+    fig = Figure(figsize=(width, panel_size[1] * nrows + (0.4 if suptitle else 0.0)), layout="constrained")
     axes = np.atleast_1d(fig.subplots(nrows, ncols, sharey=True, squeeze=False)).ravel()
     for k, ax in enumerate(axes):
         if k >= len(specs):
@@ -104,13 +121,13 @@ def spectrogram_panels(waves: Sequence[np.ndarray], sr: int, titles: Sequence[st
             continue
         db, f, t = specs[k]
         im = _panel(ax, db, f, t, lo, hi)
-        ax.set_title(titles[k], fontsize=10)
+        ax.set_title(wrap_to_width(titles[k], panel_size[0] - 0.6, 10), fontsize=10)  # 0.6 in: ticks, label
         ax.set_xlabel("time (s)")
         if k % ncols == 0:
             ax.set_ylabel("frequency (Hz)")
     fig.colorbar(im, ax=axes.tolist(), label="dB re full scale", pad=0.01, shrink=min(1.0, 0.4 + 0.6 / nrows))
     if suptitle:
-        fig.suptitle(suptitle)
+        fig.suptitle(wrap_to_width(suptitle, width - 1.0, 12), fontsize=12)
     return fig
 
 
@@ -121,7 +138,7 @@ def triptych(clean: np.ndarray, noisy: np.ndarray, enhanced: np.ndarray, sr: int
 
     Args:
         clean, noisy, enhanced: 1-D waveforms at ``sr`` (lengths may differ slightly).
-        titles: the three panel titles.
+        titles: the three panel titles (wrapped to the panel width: a whole transcript fits).
         vmin, vmax: the shared colour limits in dB; default: the loudest bin of the three panels and
             ``DYNAMIC_RANGE_DB`` below it.
 
@@ -263,22 +280,69 @@ def plot_importance(weights: pd.DataFrame, path: str | Path | None = None):
     return _save(fig, path)
 
 
+def cross_task_change(cross: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.Series]:
+    """The cross-task matrix against its ``none`` row (the CA on the unprocessed mixture).
+
+    Args:
+        cross: the long table of :func:`aelib.crosstask.cross_task_matrix` (or its ``cross_task.csv``):
+            ae_task, ca_task, metric, value, higher_is_better.
+
+    Returns:
+        ``(values, change, gain, higher)``: pivots with rows = AE task (``none`` first) and columns = CA
+        task; ``change`` = value - the column's ``none`` value; ``gain`` = the change in the column's
+        better direction (``-change`` for a lower-is-better metric such as WER), so + is always an
+        improvement; ``higher`` = higher_is_better per column. Without a ``none`` row both are NaN.
+    """
+    if "higher_is_better" not in cross:
+        raise KeyError("the cross-task table needs a 'higher_is_better' column, as cross_task_matrix writes it")
+    values = cross.pivot(index="ae_task", columns="ca_task", values="value")
+    order = ["none"] + list(TASKS)
+    values = values.reindex(index=[t for t in order if t in values.index],
+                            columns=[t for t in TASKS if t in values.columns])
+    higher = cross.drop_duplicates("ca_task").set_index("ca_task")["higher_is_better"].astype(bool)
+    higher = higher.reindex(values.columns)
+    change = values - values.loc["none"] if "none" in values.index else values * math.nan
+    gain = change * np.where(higher, 1.0, -1.0)
+    return values, change, gain, higher
+
+
 def plot_cross_task(cross: pd.DataFrame, path: str | Path | None = None):
-    """Heatmap of the cross-task matrix (rows: whose AE, columns: whose CA and metric)."""
+    """Heatmap of the cross-task matrix (rows: whose AE, columns: whose CA and metric).
+
+    Each cell prints the CA's metric and, below it, its change against the ``none`` row. The colour is
+    that change in the column's better direction (:func:`cross_task_change`), one diverging scale
+    centred at 0 for all columns: better than no front-end is blue whatever the metric, worse is red.
+    """
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    piv = cross.pivot(index="ae_task", columns="ca_task", values="value")
-    order = ["none"] + list(TASKS)
-    piv = piv.reindex(index=[t for t in order if t in piv.index], columns=[t for t in TASKS if t in piv.columns])
-    fig, ax = plt.subplots(figsize=(1.2 * len(piv.columns) + 2, 0.6 * len(piv.index) + 1.2))
-    sns.heatmap(piv, annot=True, fmt=".2f", cmap="viridis", cbar=False, ax=ax)
+    values, change, gain, higher = cross_task_change(cross)
     metrics = dict(zip(cross["ca_task"], cross["metric"]))
-    ax.set_xticklabels([f"{t}\n({metrics.get(t, '')})" for t in piv.columns])
+    text = np.full(values.shape, "", dtype=object)
+    for i, row in enumerate(values.index):
+        for j, v in enumerate(values.iloc[i]):
+            if not np.isfinite(v):
+                continue
+            d = round(float(change.iloc[i, j]), 3) + 0.0  # + 0.0: a change that rounds to zero shows no "-"
+            text[i, j] = f"{v:.3f}\n" + ("(no AE)" if row == "none" else f"({d:+.3f})" if np.isfinite(d) else "")
+    lim = float(np.nanmax(np.abs(gain.to_numpy()))) if gain.notna().to_numpy().any() else 0.0
+    lim = lim or 1.0  # a matrix without change: every cell white
+    fig, ax = plt.subplots(figsize=(1.7 * len(values.columns) + 2.6, 0.75 * len(values.index) + 1.6))
+    shown = gain.where(gain.notna() | values.isna(), 0.0)  # no `none` row: white cells, values still printed
+    sns.heatmap(shown, annot=text, fmt="", cmap=CROSS_CMAP, vmin=-lim, vmax=lim, linewidths=0.5, ax=ax,
+                cbar_kws={"label": "change vs none, in the better direction\n(+ better, - worse)"})
+    ax.set_xticklabels([f"{t}\n{metrics.get(t, '')}\n({'higher' if higher[t] else 'lower'} is better)"
+                        for t in values.columns])
+    ax.set_yticklabels(values.index, rotation=0)
     ax.set_xlabel("CA (test set) of task")
     ax.set_ylabel("AE of task")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_cross_task_csv(csv_path: str | Path, path: str | Path | None = None):
+    """:func:`plot_cross_task` of a written ``cross_task.csv``: redraws the figure from the table alone."""
+    return plot_cross_task(pd.read_csv(csv_path), path=path)
 
 
 def plot_history(run_dir: str | Path, path: str | Path | None = None):

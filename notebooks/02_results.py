@@ -175,7 +175,8 @@ else:
 # Task B's test set through task A's AE, then task B's CA (both from the `iterative` runs of one seed):
 # does an AE trained for one task help another? Row `none`: B's CA on the unprocessed mixtures. The
 # diagonal is each task's own pipeline (up to the clip subset). Values: B's primary metric over the noisy
-# cells at the chosen SNRs.
+# cells at the chosen SNRs, with the change against row `none` below each. The colour is that change in
+# the column's better direction (asr's WER: lower is better): blue = better than no front-end, red = worse.
 
 # %%
 cross = None

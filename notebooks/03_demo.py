@@ -304,7 +304,7 @@ for f4_task, f4_split, f4_type, what in FIGURE4:
     noisy = ex.mix(figure4_snr)
     enhanced = enhance(pipe, noisy)
     fig = triptych(ex.clean, noisy, enhanced, SR,
-                   titles=(f"clean ({ex.label[:30]})", f"noisy: {what}, {figure4_snr:g} dB", f"enhanced ({pipe.paradigm} AE)"),
+                   titles=(f"clean ({ex.label})", f"noisy: {what}, {figure4_snr:g} dB", f"enhanced ({pipe.paradigm} AE)"),
                    suptitle=f"Figure 4 ({f4_task}): run {key}")
     show(fig)
     made.append(save_figure(fig, out_dir / f"figure4_{f4_task}.png"))
