@@ -96,6 +96,9 @@ class Config:
                                input_quality=True, ge=0)
     speed_perturb: float = knob(0.1, "training clips play at x(1-s), x1 or x(1+s), drawn per clip and epoch "
                                 "(0 = off)", group="audio and mixing", shared="always", ge=0, lt=1)
+    telephone_prob: float = knob(0.0, "probability that a training clip's clean speech passes a telephone channel "
+                                 "(8 kHz, mu-law; aelib.augment) before mixing (0 = off)", group="audio and mixing",
+                                 shared="if_changed", ge=0, le=1)
     rir_prob: float = knob(0.0, "probability of a simulated room response on clean speech (off: paper has none)",
                            group="audio and mixing", shared="always", ge=0, le=1)
 

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .audio import fit_length, load_audio
+from .augment import telephone
 from .config import Config
 from .corpora.manifest import NOISE_COLUMNS, TASK_COLUMNS, ManifestError, read_manifest
 from .distributed import GlobalBatchSampler, rank, world_size
@@ -129,12 +130,13 @@ class MixtureDataset(Dataset):
         split_key: int = 0,
         clip_seconds: float = 0.0,
         speed_perturb: float = 0.0,
+        telephone_prob: float = 0.0,
         profiles: dict[str, torch.Tensor] | None = None,
     ) -> None:
         self.rows, self.task, self.labels, self.cache, self.noise = rows, task, labels, cache, noise
         self.profiles = profiles
         self.snr, self.snr_range, self.seed, self.rir_prob = snr, snr_range, seed, rir_prob
-        self.split_key, self.speed_perturb = split_key, speed_perturb
+        self.split_key, self.speed_perturb, self.telephone_prob = split_key, speed_perturb, telephone_prob
         self.n_samples = int(round((clip_seconds or task.clip_seconds) * cache.sr))
         self.epoch = 0
 
@@ -150,8 +152,11 @@ class MixtureDataset(Dataset):
             factor = float(_rng(self.seed, self.split_key, self.epoch, i, 7).choice(
                 [1 - self.speed_perturb, 1.0, 1 + self.speed_perturb]))
             wave = speed_perturb(wave, factor)
-            if not self.task.fixed_length:  # never crop a transcribed clip: its transcript would be wrong
-                return wave
+        draw = _rng(self.seed, self.split_key, self.epoch, i, 11).random() if self.telephone_prob > 0 else 1.0
+        if draw < self.telephone_prob:
+            wave = telephone(wave, self.cache.sr)
+        if self.speed_perturb > 0 and not self.task.fixed_length:  # never crop a transcribed clip
+            return wave
         n = self.n_samples if self.task.fixed_length else min(len(wave), self.n_samples)
         return fit_length(wave, n)
 
@@ -296,6 +301,7 @@ class DataBundle:
                               snr_range=(self.cfg.train_snr_low, self.cfg.train_snr_high),
                               seed=self.cfg.seed, rir_prob=self.cfg.rir_prob, split_key=1,
                               clip_seconds=clip_seconds(self.cfg, self.task), speed_perturb=self.cfg.speed_perturb,
+                              telephone_prob=self.cfg.telephone_prob,
                               profiles=self.profiles)
 
     def val_set(self, clean_only: bool = False) -> MixtureDataset:

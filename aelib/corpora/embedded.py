@@ -38,8 +38,9 @@ from .manifest import (NOISE_COLUMNS, NOISE_SPLITS, SPLITS, TASK_COLUMNS, check_
 from .ser_proxy import build_ser, trivial_cue_check
 
 # bump when a change alters the output bytes: a root built by an older version (same size and seed) is
-# rebuilt. 2: the ser proxy's classes further apart and more espeak voices in ser (other stages unchanged)
-BUILDER_VERSION = 2
+# rebuilt. 2: the ser proxy's classes further apart and more espeak voices in ser (other stages unchanged);
+# 3: the female CMU speaker slt trains and awb is the held-out CMU speaker (aelib.corpora.tts.OTHER_VOICES)
+BUILDER_VERSION = 3
 STAGES = ("noise", "asc", "kws", "asr", "ser", "noise_asc")  # also the output subfolder of each stage
 MANIFESTS = ("kws", "asr", "ser", "asc", "noise", "noise_asc")  # <name>.csv in the root
 MARKER = ".embedded-build"  # present while a build is unfinished: the root is ours to clean and resume

@@ -34,7 +34,7 @@ SER_CLASSES = {
     "angry": dict(pitch=(0.00, 0.18), range=(1.15, 1.6), rate=(1.20, 1.40), tilt=(0.60, 1.00)),
 }
 # share of espeak voices in ser clips: emotion needs no intelligibility, and the unseen CMU/festvox
-# voices of val (ked) and test (slt) are one speaker each; espeak's variants spread the splits over
+# voices of val (ked) and test (awb) are one speaker each; espeak's variants spread the splits over
 # 3 (val) and 6 (test) more voices, so UAR is less the verdict on one unseen speaker
 SER_ESPEAK_SHARE = 0.6
 SER_SENTENCES = [

@@ -67,11 +67,17 @@ class Prosody:
     rate: float = 1.0  # speaking-rate multiplier (>1 faster)
 
 
+# Every test family has relatives in training (BUILDER_VERSION 3): the CMU/festvox voices are four male
+# speakers and one female (slt). With slt held out (versions 1-2) the female family had no member in
+# training and its clips were 57 % of each synthetic test cell: the cell measured transfer to an unseen
+# gender more than noise robustness (docs/levers.md). slt now trains, beside kal and rms; the held-out CMU
+# speaker is awb (male, with kal and rms as relatives); the real recorded speaker (female, 8 kHz) stays
+# the out-of-domain test row.
 OTHER_VOICES = {
-    "train": [Voice("flite", "kal16", "kal"), Voice("flite", "kal", "kal"), Voice("flite", "awb", "awb"),
-              Voice("flite", "rms", "rms")],
+    "train": [Voice("flite", "kal16", "kal"), Voice("flite", "kal", "kal"), Voice("flite", "rms", "rms"),
+              Voice("flite", "slt", "slt"), Voice("festival", "cmu_us_slt_arctic_hts", "slt")],
     "val": [Voice("festival", "ked_diphone", "ked")],
-    "test": [Voice("flite", "slt", "slt"), Voice("festival", "cmu_us_slt_arctic_hts", "slt")],
+    "test": [Voice("flite", "awb", "awb")],
 }
 
 

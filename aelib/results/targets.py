@@ -1,0 +1,115 @@
+"""The decisive study's targets (issue 23), each beside its measured value: the table that opens the Results.
+
+This module owns the list of targets (:data:`TARGETS`: what is measured, on which audio, the goal and its
+direction) and :func:`target_table`, which measures each one on a study's frames
+(:func:`aelib.results.read.collect`) and says whether its goal is met. Every value is a mean over seeds of
+test scores; no target is used for a choice (that is validation's job): the table reports, it does not tune.
+
+- competence: the ``clean`` CA on clean test audio, per speech kind (held-out synthetic voices, the real
+  recorded speaker) or asc's real scene recordings;
+- the front-end: ``cascade``'s pre-trained AE, SI-SDR improvement at 0 dB input, seen and unseen noise
+  types, per speech task (the lowest of kws, asr and ser is the row's value);
+- stability: the largest seed-to-seed sd of one paradigm's noisy-grid mean (:mod:`aelib.results.power`);
+- power: the smallest paradigm difference the study resolves at p < 0.05 (reported, no goal).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .power import power_table
+
+SPEECH_TASKS = ("kws", "asr", "ser")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # what the row measures, as the README prints it
+    kind: str  # competence | frontend | stability | power
+    task: str  # a task, or "speech" (kws, asr and ser: the lowest value counts)
+    goal: float  # nan: reported without a goal
+    higher_is_better: bool
+    audio: str = "synthetic"  # competence: the speech kind; frontend: the noise split
+
+
+TARGETS = (
+    Target("kws: `clean` CA, clean audio, held-out synthetic voices (accuracy)", "competence", "kws", 0.90, True),
+    Target("kws: the same, real recorded speaker", "competence", "kws", 0.60, True, "real"),
+    Target("asr: `clean` CA, clean held-out synthetic voices (WER)", "competence", "asr", 0.15, False),
+    Target("asr: real recorded digit strings, clean (WER)", "competence", "asr", 0.40, False, "real"),
+    Target("ser: `clean` CA, clean held-out voices (UAR)", "competence", "ser", 0.75, True),
+    Target("asc: `clean` CA, clean test scenes (accuracy)", "competence", "asc", 0.85, True, "real"),
+    Target("pre-trained AE (`cascade`), 0 dB input, seen noise types (SI-SDR improvement, dB)", "frontend",
+           "speech", 12.0, True, "test_seen"),
+    Target("the same, unseen noise types", "frontend", "speech", 6.0, True, "test_unseen"),
+    Target("seed-to-seed sd of a paradigm's noisy-grid mean, kws (worst paradigm)", "stability", "kws", 0.02, False),
+    Target("the same, asr (WER)", "stability", "asr", 0.03, False),
+    Target("the same, ser", "stability", "ser", 0.02, False),
+    Target("the same, asc", "stability", "asc", 0.02, False),
+    Target("power: smallest difference resolved at p < 0.05, kws", "power", "kws", math.nan, False),
+    Target("power: the same, asr (WER)", "power", "asr", math.nan, False),
+    Target("power: the same, ser", "power", "ser", math.nan, False),
+    Target("power: the same, asc", "power", "asc", math.nan, False),
+)
+
+
+def _competence(df: pd.DataFrame, t: Target) -> tuple[float, str]:
+    sub = df[(df["task"] == t.task) & (df["paradigm"] == "clean") & (df["noise_split"] == "clean")
+             & (df["kind"] == t.audio)]
+    if sub.empty:
+        return math.nan, ""
+    metric = sub["primary_metric"].iloc[0]
+    per_seed = sub.groupby("seed")[metric].mean()
+    return float(per_seed.mean()), f"{len(per_seed)} seeds"
+
+
+def _frontend(df: pd.DataFrame, t: Target) -> tuple[float, str]:
+    sub = df[(df["paradigm"] == "cascade") & (df["noise_split"] == t.audio) & (df["snr"] == 0.0)
+             & (df["kind"] == "synthetic") & df["task"].isin(SPEECH_TASKS)]
+    if sub.empty:
+        return math.nan, ""
+    per_task = sub.groupby(["task", "seed"])["sisdr_delta"].mean().groupby("task").mean()
+    detail = ", ".join(f"{task} {per_task[task]:+.1f}" for task in SPEECH_TASKS if task in per_task)
+    return float(per_task.min()), detail
+
+
+def target_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per :data:`TARGETS` entry: target, goal, measured value, detail, and ``met`` (None: no goal)."""
+    power = power_table(df).set_index("task") if not df.empty else pd.DataFrame()
+    rows = []
+    for t in TARGETS:
+        value, detail = math.nan, ""
+        if t.kind == "competence":
+            value, detail = _competence(df, t)
+        elif t.kind == "frontend":
+            value, detail = _frontend(df, t)
+        elif t.task in power.index:
+            r = power.loc[t.task]
+            if t.kind == "stability":
+                value, detail = float(r["seed_sd_max"]), f"`{r['seed_sd_worst']}`"
+            else:
+                value = float(r["resolved"])
+                detail = (f"{int(r['n_seeds'])} seeds; 80 % power at {r['mdd80']:.3f}; "
+                          f"{int(r['seeds_for_difference']) or '> 100'} seeds for {r['difference']:.2f}")
+        met = None
+        if math.isfinite(t.goal) and math.isfinite(value):
+            met = bool(value >= t.goal if t.higher_is_better else value <= t.goal)
+        rows.append({"target": t.name, "goal": t.goal, "higher_is_better": t.higher_is_better, "value": value,
+                     "detail": detail, "met": met})
+    return pd.DataFrame(rows)
+
+
+def target_markdown(df: pd.DataFrame) -> list[str]:
+    """The table as Markdown lines: target | goal | measured | met."""
+    lines = ["| target | goal | measured | met |", "|---|---:|---:|---|"]
+    for _, r in target_table(df).iterrows():
+        goal = "n/a" if not np.isfinite(r["goal"]) else f"{'>=' if r['higher_is_better'] else '<='} {r['goal']:g}"
+        value = "n/a" if not np.isfinite(r["value"]) else f"{r['value']:.3f}"
+        if r["detail"]:
+            value += f" ({r['detail']})"
+        met = {True: "yes", False: "**no**", None: ""}[r["met"]]
+        lines.append(f"| {r['target']} | {goal} | {value} | {met} |")
+    return lines
