@@ -35,3 +35,28 @@ def test_resolved_difference_is_the_t_threshold_of_the_pooled_paired_sd():
 def test_seeds_needed_grows_as_the_difference_shrinks():
     assert seeds_needed(0.02, 0.04) < seeds_needed(0.02, 0.02) < seeds_needed(0.02, 0.01)
     assert seeds_needed(0.0, 0.02) == 0 and seeds_needed(1.0, 0.001, max_seeds=10) == 0
+
+
+def test_target_table_measures_each_target_on_a_study(tmp_path):
+    from aelib import results
+    from aelib.results.targets import TARGETS, question_lines, target_markdown, target_table
+    from tests.fake_study import BASE, make_study
+
+    df = results.collect(make_study(tmp_path))
+    t = target_table(df).set_index("target")
+    assert len(t) == len(TARGETS)
+    kws = t.loc[TARGETS[0].name]  # clean CA, clean audio, synthetic: BASE["clean"] + 0.01 * seed, seeds 0-2
+    assert kws["value"] == pytest.approx(BASE["clean"] + 0.01) and kws["met"] is False
+    real = t.loc[TARGETS[1].name]  # the real rows are 0.2 lower
+    assert real["value"] == pytest.approx(BASE["clean"] + 0.01 - 0.2)
+    seen = t.loc[TARGETS[6].name]  # cascade's SI-SDR gain: 3 + BASE["cascade"], kws only here
+    assert seen["value"] == pytest.approx(3.0 + BASE["cascade"]) and "kws +3.6" in seen["detail"]
+    assert math.isnan(t.loc[TARGETS[4].name, "value"]) and t.loc[TARGETS[4].name, "met"] is None  # no ser runs
+    # seeds jitter by 0.01 each in every paradigm: paired differences have no spread, seed sd is 0.01
+    stab = t.loc[TARGETS[8].name]
+    assert stab["value"] == pytest.approx(0.01) and stab["met"] and "kws 0.010" in stab["detail"]
+    assert t.loc[TARGETS[9].name, "value"] == pytest.approx(0.0)  # no spread in the paired differences
+    md = target_markdown(df)
+    assert md[0].startswith("| target | goal | measured | met |") and len(md) == len(TARGETS) + 2
+    lines = question_lines(df)
+    assert lines[0].startswith("- kws: `iterative` is better than `noisy`")

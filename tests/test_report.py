@@ -101,6 +101,8 @@ def test_report_section_is_generated_and_check_detects_staleness(root, tmp_path,
     head = rep.headline(root / "default", root / "ablations")
     assert "10.0 min" in head and "15 runs" in head and "(docs/results.md)" in head and "(docs/findings.md)" in head
     assert "| kws | accuracy ↑ |" in head  # the headline table: the clean CA and every paradigm's noisy-grid mean
+    assert head.index("| target | goal | measured | met |") < head.index("| kws | accuracy ↑ |")  # targets first
+    assert "- kws: `iterative` is" in head and "| target | goal | measured | met |" in text
     readme, page = tmp_path / "README.md", tmp_path / "docs" / "results.md"
     readme.write_text(f"# x\n\n{rep.BEGIN}\nold\n{rep.END}\n\ntail\n")
     args = ["report", "--study", str(root / "default"), "--ablations", str(root / "ablations"),
