@@ -31,8 +31,8 @@ def telephone(wave: np.ndarray, sr: int = 16_000) -> np.ndarray:
 
     if sr % 8000:
         raise ValueError(f"telephone(): sample rate {sr} is not a multiple of 8 kHz")
-    k = sr // 8000
-    narrow = resample_poly(np.asarray(wave, dtype=np.float32), 1, k) if k > 1 else np.asarray(wave, np.float32)
-    out = resample_poly(mu_law(narrow), k, 1).astype(np.float32) if k > 1 else mu_law(narrow)
+    k = sr // 8000  # resample_poly by 1/1 returns a copy: an 8 kHz wave is only quantised
+    narrow = resample_poly(np.asarray(wave, dtype=np.float32), 1, k)
+    out = resample_poly(mu_law(narrow), k, 1).astype(np.float32)
     n = len(wave)
     return out[:n] if len(out) >= n else np.pad(out, (0, n - len(out)))

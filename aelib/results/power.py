@@ -25,8 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..config import TASKS
-from .stats import NOISY, _order, _task_meta, task_kinds
+from .stats import _order, noisy_seed_means
 
 
 def seeds_needed(sd_diff: float, difference: float, power: float = 0.8, max_seeds: int = 100) -> int:
@@ -50,12 +49,8 @@ def power_table(df: pd.DataFrame, kind: str = "synthetic", difference: float = 0
     from scipy import stats
 
     rows = []
-    only = task_kinds(df, kind)
-    df = df[df["kind"] == df["task"].map(only)]
-    noisy = df[df["noise_split"].isin(NOISY)]
-    for task in [t for t in TASKS if t in set(noisy["task"])]:
-        metric, _ = _task_meta(df, task, None)
-        per_seed = noisy[noisy["task"] == task].groupby(["paradigm", "seed"])[metric].mean().unstack("paradigm")
+    for task, metric, _, means in noisy_seed_means(df, kind):
+        per_seed = means.unstack("paradigm")
         paradigms = _order(per_seed.columns)
         variances = []
         for a, b in itertools.combinations(paradigms, 2):

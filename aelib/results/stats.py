@@ -94,6 +94,20 @@ def of_task_kind(df: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame:
     return df[df["kind"] == df["task"].map(task_kinds(df, kind))]
 
 
+def noisy_seed_means(df: pd.DataFrame, kind: str = "synthetic"):
+    """Per task of the noisy grid, in TASKS order: (task, metric, higher_is_better, per-seed means).
+
+    The means are of the task's primary metric over its noisy cells (seen and unseen noise, every SNR) of
+    its table kind (:func:`of_task_kind`), a Series indexed by (paradigm, seed): the unit of the seed-level
+    paired tests and of :mod:`aelib.results.power`.
+    """
+    df = of_task_kind(df, kind)
+    noisy = df[df["noise_split"].isin(NOISY)]
+    for task in [t for t in TASKS if t in set(noisy["task"])]:
+        metric, hib = _task_meta(df, task, None)
+        yield task, metric, hib, noisy[noisy["task"] == task].groupby(["paradigm", "seed"])[metric].mean()
+
+
 def summary_by_snr(df: pd.DataFrame, task: str, metric: str | None = None, kind: str = "synthetic",
                    noise_split: str = "all") -> pd.DataFrame:
     """Long table: paradigm, condition, snr, mean, ci (half-width), n_seeds; ``avg`` = mean over noisy SNRs."""
@@ -126,12 +140,7 @@ def paired_vs_iterative(df: pd.DataFrame, utt: pd.DataFrame | None = None, refer
     """
     rows = []
     only = task_kinds(df, kind)
-    df = df[df["kind"] == df["task"].map(only)]
-    noisy = df[df["noise_split"].isin(NOISY)]
-    for task in [t for t in TASKS if t in set(noisy["task"])]:
-        metric, hib = _task_meta(df, task, None)
-        sub = noisy[noisy["task"] == task]
-        per_seed = sub.groupby(["paradigm", "seed"])[metric].mean()
+    for task, metric, hib, per_seed in noisy_seed_means(df, kind):
         if reference not in per_seed.index.get_level_values(0):
             continue
         ref = per_seed[reference]
@@ -139,7 +148,7 @@ def paired_vs_iterative(df: pd.DataFrame, utt: pd.DataFrame | None = None, refer
         if utt is not None and not utt.empty:
             u = utt[(utt["task"] == task) & (utt["kind"] == only[task]) & utt["noise_split"].isin(NOISY)]
         key = ["clip", "noise_split", "snr", "seed"]
-        for other in _order(set(sub["paradigm"]) - {reference}):
+        for other in _order(set(per_seed.index.get_level_values(0)) - {reference}):
             oth = per_seed[other]
             seeds = sorted(set(ref.index) & set(oth.index))
             tests = [("seed", metric, paired_test(ref[seeds].to_numpy(), oth[seeds].to_numpy()),
