@@ -51,6 +51,7 @@ ASR_DECODERS = ("greedy", "lexicon", "bigram")  # aelib.decoding
 AE_LOSS_NAMES = ("wsdr", "sisdr", "spec_mse")  # aelib.losses.AE_LOSSES
 SER_FEATURE_NORMS = ("utterance", "gain", "none")  # aelib.models.frontends.LogMel
 ASR_UNITS = ("char", "word")  # aelib.tasks.asr
+KWS_FEATURES = ("raw", "logmel")  # aelib.tasks.kws
 IMPORTANCE_METHODS = ("ratio", "softmax", "rank", "uniform")  # aelib.importance
 
 
@@ -116,6 +117,9 @@ class Config:
     # --- CA -----------------------------------------------------------------------------------
     ca_width: int = knob(32, "base channels of the task model", group="CA", shared="always", ge=1)
     n_mels: int = knob(64, "log-mel bands of the 2-D front-ends", group="CA", shared="always", ge=1)
+    kws_features: str = knob("raw", "kws model input: raw (the paper's Fig. 3: a 1-D CNN on the waveform) | logmel "
+                             "(a 2-D CNN on log-mel, the ser model's layout)", group="CA", shared="if_changed",
+                             choices=KWS_FEATURES)
     ser_feature_norm: str = knob("utterance", "ser log-mel: utterance (CMVN per band) | gain (keeps spectral "
                                  "tilt) | none", group="CA", shared="if_changed", choices=SER_FEATURE_NORMS)
     ser_speaker_norm: bool = knob(False, "ser: subtract each speaker's mean log-mel, from their other clean clips "

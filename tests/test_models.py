@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aelib.models import (MODELS, ASCNet, ASRNet, KWSNet, LogMel, SERNet, UNetEnhancer, count_parameters,
-                          deserialize, serialize)
+from aelib.models import (MODELS, ASCNet, ASRNet, KWSLogMelNet, KWSNet, LogMel, SERNet, UNetEnhancer,
+                          count_parameters, deserialize, serialize)
 from aelib.models.unet import _ConvBNReLU, real_time_factor
 
 SR = 16_000
@@ -20,6 +20,7 @@ SR = 16_000
 SMALL = {
     "unet": lambda: UNetEnhancer(width=4, depth=4),
     "kws": lambda: KWSNet(5, width=8),
+    "kws_logmel": lambda: KWSLogMelNet(5, width=8, n_mels=32),
     "asr": lambda: ASRNet(29, width=8, n_mels=32, rnn_dim=32),
     "ser": lambda: SERNet(4, width=8, n_mels=32),
     "asc": lambda: ASCNet(3, width=8, n_mels=32),
@@ -35,7 +36,7 @@ def _run(model, x, lengths=None):
 
 
 def test_registry_names_match_classes():
-    assert set(MODELS) == {"unet", "kws", "asr", "ser", "asc", "gate"}
+    assert set(MODELS) == {"unet", "kws", "kws_logmel", "asr", "ser", "asc", "gate"}
     for name, cls in MODELS.items():
         assert cls.model_name == name
 
@@ -129,7 +130,7 @@ def test_classifier_output_shape(name, n_classes, t):
     assert torch.isfinite(out_len).all()
 
 
-@pytest.mark.parametrize("name,cls", [("kws", KWSNet), ("ser", SERNet), ("asc", ASCNet)])
+@pytest.mark.parametrize("name,cls", [("kws", KWSNet), ("kws_logmel", KWSLogMelNet), ("ser", SERNet), ("asc", ASCNet)])
 def test_default_sizes_build(name, cls):
     model = cls(10).eval()
     with torch.no_grad():

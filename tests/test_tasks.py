@@ -93,14 +93,15 @@ def test_asr_collate_pads_with_zero():
     assert b["target"].tolist() == [[3, 4, 5], [6, 0, 0]] and b["target_length"].tolist() == [3, 1]
 
 
-@pytest.mark.parametrize("name", sorted(TASKS))
-def test_build_forward_loss_decode(name):
+@pytest.mark.parametrize("name,sets", [(n, {}) for n in sorted(TASKS)] + [("kws", {"kws_features": "logmel"})])
+def test_build_forward_loss_decode(name, sets):
     t = get_task(name)
-    cfg = make_config("smoke", task=name)
+    cfg = make_config("smoke", task=name, **sets)
     rows = ROWS if name != "asr" else [{"label": "yes no", "split": "train"}]
     labels = t.labels_from_manifest(rows)
     model = t.build_model(cfg, labels)
     assert model.model_args["width"] == cfg.ca_width
+    assert model.model_name == ("kws_logmel" if sets else t.model or name)
     refs = ["yes", "no", "up", "yes"] if name != "asr" else ["yes no", "up", "left right", "no"]
     n = int(t.clip_seconds * cfg.sample_rate) if name != "asr" else 16_000
     wave = 0.1 * torch.randn(4, n, generator=torch.Generator().manual_seed(0))

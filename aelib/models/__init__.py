@@ -16,20 +16,21 @@ from .asc import ASCNet
 from .asr import ASRNet
 from .frontends import LogMel
 from .gate import SpectralGate
-from .kws import KWSNet
+from .kws import KWSLogMelNet, KWSNet
 from .ser import SERNet
 from .unet import UNET_PRESETS, UNetEnhancer
 
 MODELS: dict[str, type[nn.Module]] = {
     "unet": UNetEnhancer,
     "kws": KWSNet,
+    "kws_logmel": KWSLogMelNet,
     "asr": ASRNet,
     "ser": SERNet,
     "asc": ASCNet,
     "gate": SpectralGate,  # noisereduce spectral gating (no weights): the peer front-end
 }
 
-__all__ = ["MODELS", "UNET_PRESETS", "UNetEnhancer", "KWSNet", "ASRNet", "SERNet", "ASCNet", "SpectralGate", "LogMel",
+__all__ = ["MODELS", "UNET_PRESETS", "UNetEnhancer", "KWSNet", "KWSLogMelNet", "ASRNet", "SERNet", "ASCNet", "SpectralGate", "LogMel",
            "serialize", "deserialize", "build_from_serialized", "count_parameters"]
 
 

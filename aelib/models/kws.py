@@ -1,4 +1,4 @@
-"""Keyword spotting model after the paper's Fig. 3: a 1-D CNN on the raw waveform.
+"""Keyword spotting models: the paper's 1-D CNN on the raw waveform (Fig. 3), and one on log-mel features.
 
 conv1d(k=80, stride 4) + BN + ReLU + max-pool(4), then three conv1d(k=3) + BN + ReLU + max-pool(4)
 blocks (the M5 layout of Dai et al. 2017, "Very deep CNNs for raw waveforms"), global average
@@ -8,6 +8,10 @@ The 1-D layers run as 2-D layers with a height of one in channels-last memory: t
 float rounding) but a training step 2.2x faster on one CPU thread (width 32, batch 32, 1 s clips,
 measured), because PyTorch's 1-D max-pool with indices was 19 % of the step and has no vectorised
 NHWC kernel. Checkpoints of the 1-D layout (3-D conv weights) still load.
+
+:class:`KWSLogMelNet` is the ser model's layout (:class:`aelib.models.ser.SERNet`: log-mel with per-band
+utterance normalisation, four conv2d blocks, mean and max pooling) without speaker profiles: on the embedded
+corpus it recognises held-out voices that the raw-waveform CNN does not (docs/levers.md).
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import torch
 from torch import nn
 
 from .frontends import masked_mean, valid_mask
+from .ser import SERNet
 from .unet import check_wave
 
 
@@ -67,3 +72,25 @@ class KWSNet(nn.Module):
             if key.startswith(prefix + "blocks.") and key.endswith(".0.weight") and value.dim() == 3:
                 state_dict[key] = value[:, :, None]
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+class KWSLogMelNet(SERNet):
+    """2-D CNN keyword classifier on log-mel features (``kws_features="logmel"``).
+
+    Args:
+        n_classes: number of keywords (including any filler/unknown class).
+        width: channels of the first block.
+        n_mels: log-mel bands.
+        dropout: before the classifier.
+        sample_rate: of the input waveform.
+
+    Shape:
+        wave [B, T], lengths [B] or None -> logits [B, C].
+    """
+
+    model_name = "kws_logmel"
+
+    def __init__(self, n_classes: int, width: int = 32, n_mels: int = 64, dropout: float = 0.2,
+                 sample_rate: int = 16_000) -> None:
+        super().__init__(n_classes, width=width, n_mels=n_mels, dropout=dropout, sample_rate=sample_rate)
+        self.model_args = dict(n_classes=n_classes, width=width, n_mels=n_mels, dropout=dropout, sample_rate=sample_rate)
