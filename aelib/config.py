@@ -269,6 +269,7 @@ TASK_PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "kws": dict(
             max_train_clips=1200, max_eval_clips=150,  # sized from measured clips/s
             ca_epochs=16,  # validation accuracy was still rising at 8; docs/tuning.md#preset-values-small-kws
+            kws_features="logmel",  # held-out voices: validation 0.81 against the raw-wave CNN's 0.66, same cost
         ),
         # character CTC on 40 ms frames, decoded by a lexicon beam search with a word bigram LM of the training
         # transcripts (aelib.decoding); docs/tuning.md#preset-values-small-asr
