@@ -198,7 +198,7 @@ def performance(study: Path, bench_path: Path) -> list[str]:
 def _over_invocations(info: dict) -> str:
     """Say when a wall time is a sum over invocations, which is not the time of one from-scratch run."""
     n = len(info.get("invocations") or [])
-    return f"(summed over {n} invocations, listed below) " if n > 1 else ""
+    return f"(summed over {n} invocations, listed on the results page) " if n > 1 else ""
 
 
 def invocations(info: dict) -> list[str]:

@@ -151,7 +151,7 @@ def test_invocations_and_the_reproduction_table_reach_the_section(root):
     (root / "default" / "reproduction.md").write_text("Reproduction of x by y: 1 of 1 inside")
     text = rep.results_page(root / "default", root / "ablations")
     assert "made in 2 invocations" in text and "`python -m aelib.study A`: 8.0 min, interrupted" in text
-    assert "(summed over 2 invocations, listed below)" in text  # a sum is not one from-scratch run's time
+    assert "(summed over 2 invocations, listed on the results page)" in text  # a sum is not one from-scratch run's time
     assert "\n## Reproduction" in text and "1 of 1 inside" in text
 
 
