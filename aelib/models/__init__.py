@@ -30,8 +30,8 @@ MODELS: dict[str, type[nn.Module]] = {
     "gate": SpectralGate,  # noisereduce spectral gating (no weights): the peer front-end
 }
 
-__all__ = ["MODELS", "UNET_PRESETS", "UNetEnhancer", "KWSNet", "KWSLogMelNet", "ASRNet", "SERNet", "ASCNet", "SpectralGate", "LogMel",
-           "serialize", "deserialize", "build_from_serialized", "count_parameters"]
+__all__ = ["MODELS", "UNET_PRESETS", "UNetEnhancer", "KWSNet", "KWSLogMelNet", "ASRNet", "SERNet", "ASCNet",
+           "SpectralGate", "LogMel", "serialize", "deserialize", "build_from_serialized", "count_parameters"]
 
 
 def count_parameters(model: nn.Module) -> int:

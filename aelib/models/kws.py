@@ -93,4 +93,5 @@ class KWSLogMelNet(SERNet):
     def __init__(self, n_classes: int, width: int = 32, n_mels: int = 64, dropout: float = 0.2,
                  sample_rate: int = 16_000) -> None:
         super().__init__(n_classes, width=width, n_mels=n_mels, dropout=dropout, sample_rate=sample_rate)
-        self.model_args = dict(n_classes=n_classes, width=width, n_mels=n_mels, dropout=dropout, sample_rate=sample_rate)
+        self.model_args = dict(n_classes=n_classes, width=width, n_mels=n_mels, dropout=dropout,
+                               sample_rate=sample_rate)
