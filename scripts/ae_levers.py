@@ -41,7 +41,7 @@ from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aelib.audio import fit_length  # noqa: E402
-from aelib.config import make_config  # noqa: E402
+from aelib.config import coerce, make_config  # noqa: E402
 from aelib.data import MixtureDataset, _rng, clip_seconds, load_data, speed_perturb, subset  # noqa: E402
 from aelib.device import seed_everything  # noqa: E402
 from aelib.metrics import si_sdr  # noqa: E402
@@ -218,12 +218,38 @@ def improvement(ae: nn.Module, b, ds: MixtureDataset) -> dict[str, float]:
     """Mean SI-SDR of enhanced minus noisy (dB) over the cell's clips, on each clip's true length."""
     ae.eval()
     deltas = []
-    for batch in b.loader(ds, shuffle=False):
+    for batch in (ds if isinstance(ds, list) else b.loader(ds, shuffle=False)):
         enh = ae(batch["noisy"])
         for j, n in enumerate(batch["length"].tolist()):
             c = batch["clean"][j:j + 1, :n]
             deltas.append(float(si_sdr(enh[j:j + 1, :n], c)[0] - si_sdr(batch["noisy"][j:j + 1, :n], c)[0]))
-    return {"delta": round(float(np.mean(deltas)), 3), "n": len(deltas)}
+    return {"delta": round(float(np.mean(deltas)), 3), "n": len(deltas), "all": deltas}
+
+
+def oracle(cfg, n: int) -> dict:
+    """Print and return the oracle mask's SI-SDR improvement (dB) per task and 0 dB cell: the ceiling of a
+    bounded magnitude mask on the noisy phase, at ``cfg``'s STFT (``n_fft``, ``hop``)."""
+    class Oracle(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stft = build_ae(cfg)  # only its STFT and iSTFT
+            self.clean = None
+
+        def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+            x, s = self.stft.stft(noisy), self.stft.stft(self.clean)
+            return self.stft.istft((s.abs() / x.abs().clamp_min(1e-8)).clamp(max=1.0) * x, noisy.shape[-1])
+
+    ae, scores = Oracle(), {}
+    for t, b in eval_bundles(cfg.data_dir, n).items():
+        scores[t] = {}
+        for c, ds in cells(b, n).items():
+            deltas = []
+            for batch in b.loader(ds, shuffle=False):
+                ae.clean = batch["clean"]
+                deltas += improvement(ae, b, [batch])["all"]
+            scores[t][c] = {"delta": round(float(np.mean(deltas)), 3), "n": len(deltas)}
+        print(f"  {t}: " + "  ".join(f"{c} {v['delta']:+.2f} (n={v['n']})" for c, v in scores[t].items()))
+    return {"label": "oracle mask", "hop": cfg.hop, "scores": scores}
 
 
 # ---- main ------------------------------------------------------------------------------------------
@@ -244,6 +270,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--eval-clips", type=int, default=150)
     p.add_argument("--label", default="", help="row name in the output")
+    p.add_argument("--oracle", action="store_true",
+                   help="no training: score the model class's ceiling, the oracle mask min(|S|/|X|, 1) on the "
+                        "noisy phase with the preset's STFT")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other Config field of the training run, e.g. --set ae_lr=3e-3 (repeatable)")
     p.add_argument("--out", default="", help="JSON file for the row (default: print only)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -253,7 +284,12 @@ def main(argv: list[str] | None = None) -> dict:
                 run_root="runs/tmp-levers")
     if a.max_train_clips is not None:
         over["max_train_clips"] = a.max_train_clips
+    for item in a.set:
+        key, _, text = item.partition("=")
+        over[key] = coerce(key, text)
     cfg = make_config("small", **over)
+    if a.oracle:
+        return oracle(cfg, a.eval_clips)
     seed_everything(cfg.seed)
     data = load_data(cfg, get_task(cfg.task))
     if a.pool:
@@ -271,7 +307,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     bundles = eval_bundles(cfg.data_dir, a.eval_clips)
     t1 = time.time()
-    scores = {t: {c: improvement(trainer.ae, b, ds) for c, ds in cells(b, a.eval_clips).items()}
+    scores = {t: {c: {k: v for k, v in improvement(trainer.ae, b, ds).items() if k != "all"}
+                  for c, ds in cells(b, a.eval_clips).items()}
               for t, b in bundles.items()}
     row = {"label": a.label or " ".join(sys.argv[1:]), "argv": sys.argv[1:], "train_clips": len(data.rows["train"]),
            "epochs": a.epochs, "width": a.width, "threads": a.threads,
