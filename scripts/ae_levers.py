@@ -214,42 +214,40 @@ def cells(b, n: int) -> dict[str, MixtureDataset]:
 
 
 @torch.no_grad()
-def improvement(ae: nn.Module, b, ds: MixtureDataset) -> dict[str, float]:
-    """Mean SI-SDR of enhanced minus noisy (dB) over the cell's clips, on each clip's true length."""
-    ae.eval()
+def improvement(enhance, b, ds: MixtureDataset) -> dict[str, float]:
+    """Mean SI-SDR of ``enhance(batch)`` minus noisy (dB) over the cell's clips, on each clip's true length."""
     deltas = []
-    for batch in (ds if isinstance(ds, list) else b.loader(ds, shuffle=False)):
-        enh = ae(batch["noisy"])
+    for batch in b.loader(ds, shuffle=False):
+        enh = enhance(batch)
         for j, n in enumerate(batch["length"].tolist()):
             c = batch["clean"][j:j + 1, :n]
             deltas.append(float(si_sdr(enh[j:j + 1, :n], c)[0] - si_sdr(batch["noisy"][j:j + 1, :n], c)[0]))
-    return {"delta": round(float(np.mean(deltas)), 3), "n": len(deltas), "all": deltas}
+    return {"delta": round(float(np.mean(deltas)), 3), "n": len(deltas)}
 
 
-def oracle(cfg, n: int) -> dict:
-    """Print and return the oracle mask's SI-SDR improvement (dB) per task and 0 dB cell: the ceiling of a
-    bounded magnitude mask on the noisy phase, at ``cfg``'s STFT (``n_fft``, ``hop``)."""
-    class Oracle(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.stft = build_ae(cfg)  # only its STFT and iSTFT
-            self.clean = None
+def oracle_mask(ae: nn.Module):
+    """``batch -> enhanced`` by the oracle mask min(|S|/|X|, 1) on the noisy phase, in ``ae``'s STFT: the ceiling
+    of the U-Net's model class (a bounded magnitude mask), no training."""
+    def enhance(batch: dict) -> torch.Tensor:
+        x, s = ae.stft(batch["noisy"]), ae.stft(batch["clean"])
+        return ae.istft((s.abs() / x.abs().clamp_min(1e-8)).clamp(max=1.0) * x, batch["noisy"].shape[-1])
+    return enhance
 
-        def forward(self, noisy: torch.Tensor) -> torch.Tensor:
-            x, s = self.stft.stft(noisy), self.stft.stft(self.clean)
-            return self.stft.istft((s.abs() / x.abs().clamp_min(1e-8)).clamp(max=1.0) * x, noisy.shape[-1])
 
-    ae, scores = Oracle(), {}
-    for t, b in eval_bundles(cfg.data_dir, n).items():
-        scores[t] = {}
-        for c, ds in cells(b, n).items():
-            deltas = []
-            for batch in b.loader(ds, shuffle=False):
-                ae.clean = batch["clean"]
-                deltas += improvement(ae, b, [batch])["all"]
-            scores[t][c] = {"delta": round(float(np.mean(deltas)), 3), "n": len(deltas)}
-        print(f"  {t}: " + "  ".join(f"{c} {v['delta']:+.2f} (n={v['n']})" for c, v in scores[t].items()))
-    return {"label": "oracle mask", "hop": cfg.hop, "scores": scores}
+def score(enhance, bundles: dict, n: int) -> dict:
+    """``improvement`` of ``enhance`` in every cell of every speech task (the same mixtures for every setting)."""
+    return {t: {c: improvement(enhance, b, ds) for c, ds in cells(b, n).items()} for t, b in bundles.items()}
+
+
+def report(row: dict, scores: dict, out: str) -> dict:
+    """Print the scores, add them to ``row`` and write it to ``out`` (if given); return the row."""
+    for t, s in scores.items():
+        print(f"  {t}: " + "  ".join(f"{c} {v['delta']:+.2f} (n={v['n']})" for c, v in s.items()))
+    row["scores"] = scores
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(row, indent=1))
+    return row
 
 
 # ---- main ------------------------------------------------------------------------------------------
@@ -289,7 +287,9 @@ def main(argv: list[str] | None = None) -> dict:
         over[key] = coerce(key, text)
     cfg = make_config("small", **over)
     if a.oracle:
-        return oracle(cfg, a.eval_clips)
+        row = {"label": a.label or "oracle mask", "argv": sys.argv[1:], "hop": cfg.hop}
+        return report(row, score(oracle_mask(build_ae(cfg)), eval_bundles(cfg.data_dir, a.eval_clips), a.eval_clips),
+                      a.out)
     seed_everything(cfg.seed)
     data = load_data(cfg, get_task(cfg.task))
     if a.pool:
@@ -307,20 +307,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     bundles = eval_bundles(cfg.data_dir, a.eval_clips)
     t1 = time.time()
-    scores = {t: {c: {k: v for k, v in improvement(trainer.ae, b, ds).items() if k != "all"}
-                  for c, ds in cells(b, a.eval_clips).items()}
-              for t, b in bundles.items()}
+    trainer.ae.eval()
+    scores = score(lambda batch: trainer.ae(batch["noisy"]), bundles, a.eval_clips)
     row = {"label": a.label or " ".join(sys.argv[1:]), "argv": sys.argv[1:], "train_clips": len(data.rows["train"]),
            "epochs": a.epochs, "width": a.width, "threads": a.threads,
            "s_per_epoch": round(float(np.mean([h["seconds"] for h in hist])), 1), "total_s": round(total, 1),
-           "eval_s": round(time.time() - t1, 1), "augment": aug, "history": hist, "scores": scores}
+           "eval_s": round(time.time() - t1, 1), "augment": aug, "history": hist}
     print(json.dumps({k: row[k] for k in ("label", "train_clips", "s_per_epoch", "total_s", "eval_s")}))
-    for t, s in scores.items():
-        print(f"  {t}: " + "  ".join(f"{c} {v['delta']:+.2f} (n={v['n']})" for c, v in s.items()))
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(row, indent=1))
-    return row
+    return report(row, scores, a.out)
 
 
 if __name__ == "__main__":
