@@ -56,10 +56,10 @@ bench: setup corpus
 	$(BIN)/python scripts/benchmark.py --study-dir runs/$(STUDY)
 
 # after `make study`: the equal-budget ablations (reuse the study's shared stages), then the README section
-# the equal-budget pair (matched cascade, uniform weights) on kws, ser and asc; the other two on kws and asc
+# the equal-budget pair (matched cascade, uniform weights) on every task; the other two on kws and asc
 ablations: setup corpus
 	$(BIN)/python -m aelib.ablations --preset $(PRESET) --workers $(WORKERS) --seeds $(SEEDS) \
-		--tasks kws ser asc --ablations matched uniform
+		--tasks kws asr ser asc --ablations matched uniform
 	$(BIN)/python -m aelib.ablations --preset $(PRESET) --workers $(WORKERS) --seeds $(SEEDS) \
 		--tasks kws asc --ablations softmax rounds1
 

@@ -18,10 +18,10 @@ The ablations separate the two ingredients of the paper's paradigm at equal budg
 
     python -m aelib.ablations --preset small --tasks kws asc --seeds 0 1 2 --workers 2
 
-The default tasks are the two whose clean CA is strongest on the small preset (README: asr's is not
-competent, so ablations there would measure little). ``make ablations`` adds ser to the equal-budget
-pair (``--tasks kws ser asc --ablations matched uniform``), because ``iterative`` beat ``cascade`` on
-ser in the reference study and only the equal-budget arms tell whether that is more than its extra epochs.
+The default tasks are the two whose clean CA was strongest when the ablations were written. ``make
+ablations`` adds asr and ser to the equal-budget pair (``--tasks kws asr ser asc --ablations matched
+uniform``), because ``iterative`` leads ``cascade`` on both in the reference study and only the
+equal-budget arms tell whether that is more than its extra epochs.
 
 Tables go to ``runs/ablations/`` (CSV and Markdown): ``paired`` and ``bands`` on the test grid (what
 each ingredient gives), ``voices`` (each arm per test voice), ``validation`` (the best validation score
