@@ -41,7 +41,7 @@ from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aelib.audio import fit_length  # noqa: E402
-from aelib.config import coerce, make_config  # noqa: E402
+from aelib.config import make_config, parse_sets  # noqa: E402
 from aelib.data import MixtureDataset, _rng, clip_seconds, load_data, speed_perturb, subset  # noqa: E402
 from aelib.device import seed_everything  # noqa: E402
 from aelib.metrics import si_sdr  # noqa: E402
@@ -282,9 +282,7 @@ def main(argv: list[str] | None = None) -> dict:
                 run_root="runs/tmp-levers")
     if a.max_train_clips is not None:
         over["max_train_clips"] = a.max_train_clips
-    for item in a.set:
-        key, _, text = item.partition("=")
-        over[key] = coerce(key, text)
+    over.update(parse_sets(a.set))
     cfg = make_config("small", **over)
     if a.oracle:
         row = {"label": a.label or "oracle mask", "argv": sys.argv[1:], "hop": cfg.hop}
