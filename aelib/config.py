@@ -184,6 +184,9 @@ class Config:
                                 shared="always", ge=0)
     max_eval_clips: int = knob(0, "per (SNR, noise split, speech kind) cell; 0 = all", group="evaluation",
                                shared="never", input_quality=True, ge=0)
+    eval_seed: int = knob(-1, "the seed of the test draw: which clips a cell evaluates, their noise segments and "
+                          "SNR pairing; -1 = the run's own seed (each seed a new draw)", group="evaluation",
+                          shared="if_changed", ge=-1)
     ae_metric_clips: int = knob(0, "STOI/PESQ on the first N utterances of each cell (the same in every run); "
                                 "0 = all", group="evaluation", shared="never", input_quality=True, ge=0)
     num_workers: int = knob(0, "DataLoader workers; 0 is fastest on 2 cores with on-the-fly mixing",
@@ -250,6 +253,7 @@ PRESET_OVERRIDES: dict[str, dict[str, Any]] = {
         ae_metric_clips=2,  # STOI/PESQ, the slowest metrics, only describe the AE: 2 utterances per noisy cell
         ae_epochs=3,  # with ca_epochs and the task sizes below: the 90-minute budget
         ca_epochs=8,
+        eval_seed=0,  # every seed on the same test draw: the draw alone moved a model's grid mean by sd 0.013-0.041
     ),
     # the GPU starting point at the paper's scale, on real corpora
     "paper": dict(
@@ -296,7 +300,10 @@ TASK_PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             ser_speaker_norm=True,  # helps the clean CA on validation; a tie for the noisy CA
             ae_epochs=8, ae_lr=3e-3,  # val SI-SDR gain at 0 dB +6.0 -> +8.0 dB for ~100 s; docs/levers.md
         ),
-        "asc": dict(ca_width=16, max_train_clips=280, max_eval_clips=80),  # sized from measured clips/s
+        "asc": dict(
+            ca_width=16, max_train_clips=280, max_eval_clips=80,  # sized from measured clips/s
+            batch_size=16,  # all 245 val clips, seeds 0-2: clean CA 0.731 -> 0.782, noisy CA 0.703 -> 0.751
+        ),
     },
     "paper": {},
 }

@@ -312,19 +312,24 @@ class DataBundle:
                               seed=self.cfg.seed + TRAIN_VAL_SNR_SEED, split_key=2,
                               clip_seconds=clip_seconds(self.cfg, self.task), profiles=self.profiles)
 
+    @property
+    def test_seed(self) -> int:
+        """The seed of the test draw (clips, noise segments, SNR pairing): ``eval_seed``, else the run's seed."""
+        return self.cfg.eval_seed if self.cfg.eval_seed >= 0 else self.cfg.seed
+
     def test_kinds(self) -> list[str]:
         """Speech kinds of the test split, synthetic first."""
         return sorted({r["kind"] for r in self.rows["test"]}, key=lambda k: (k != "synthetic", k))
 
     def test_rows(self, kind: str) -> list[dict]:
         """The test rows of one speech kind that a run evaluates (``max_eval_clips`` of them, seeded)."""
-        return subset([r for r in self.rows["test"] if r["kind"] == kind], self.cfg.max_eval_clips, self.cfg.seed)
+        return subset([r for r in self.rows["test"] if r["kind"] == kind], self.cfg.max_eval_clips, self.test_seed)
 
     def test_set(self, kind: str, noise_split: str | None, snr: float | None) -> MixtureDataset:
         """Test rows of one speech kind at a fixed SNR; noise_split None means clean audio."""
         bank = None if noise_split is None else self.noise[noise_split]
         return MixtureDataset(self.test_rows(kind), self.task, self.labels, self.cache, bank, snr=snr,
-                              seed=self.cfg.seed, split_key=3 if noise_split == "test_seen" else 4,
+                              seed=self.test_seed, split_key=3 if noise_split == "test_seen" else 4,
                               clip_seconds=clip_seconds(self.cfg, self.task), profiles=self.profiles)
 
     def loader(self, ds: MixtureDataset, shuffle: bool, epoch: int = 0) -> DataLoader:

@@ -1,0 +1,65 @@
+"""Score trained runs on *all* of their task's validation clips, clean and noisy: the basis for a choice.
+
+    python scripts/val_score.py runs/exp-a/asc/clean/seed0 runs/exp-b/asc/clean/seed0 ... [--out F.json]
+
+A run selects its best epoch on a seeded subset of the validation split (``max_train_clips // 4`` clips),
+which one lucky epoch inflates; comparing settings by that score compares luck. This scores each run's kept
+model (``checkpoints/best.th``, as ``load_run`` rebuilds it) on every validation clip: clean, and mixed with
+the validation noise files at SNRs drawn once from the training range (the trainer's validation mixtures).
+The front-end, when the run has one, enhances the noisy clips; the clean clips go to the CA as they are.
+Test data is never read. Prints one row per run; ``--out`` keeps them as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+
+from aelib.data import load_data
+from aelib.errors import guard
+from aelib.evaluate import predict_batch
+from aelib.runs import load_run
+
+
+@torch.no_grad()
+def score(run_dir: Path) -> dict:
+    """The run's task metrics on all validation clips, clean and noisy."""
+    run = load_run(run_dir)
+    cfg = dataclasses.replace(run.cfg, max_train_clips=0)  # 0: every clip of every split, val included
+    data = load_data(cfg, run.task_spec)
+    data.attach_profiles(run.ca)
+    out: dict = {"run": str(run_dir), "val_clips": len(data.rows["val"])}
+    for cond in ("clean", "noisy"):
+        ds = data.val_set(clean_only=cond == "clean")
+        preds, refs = [], []
+        for batch in data.loader(ds, shuffle=False):
+            x = batch["clean"] if cond == "clean" else batch["noisy"]
+            if cond == "noisy" and run.ae is not None:
+                x = run.ae(x)
+            preds.extend(predict_batch(run.task_spec, run.ca, x, batch["length"], data.labels, batch.get("profile")))
+            refs.extend(ds.rows[int(i)]["label"] for i in batch["index"])
+        out.update({f"{cond}_{k}": round(v, 4) for k, v in run.task_spec.score(preds, refs, data.labels).items()})
+    return out
+
+
+@guard
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+", type=Path, help="finished run folders with checkpoints")
+    ap.add_argument("--out", type=Path, help="write the rows as JSON here")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    rows = []
+    for r in a.runs:
+        rows.append(score(r))
+        print(json.dumps(rows[-1]), flush=True)
+    if a.out:
+        a.out.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
