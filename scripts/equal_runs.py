@@ -2,6 +2,10 @@
 predictions.csv byte for byte, and every results table (run paths and timings aside).
 
     python scripts/equal_runs.py STUDY_A STUDY_B      # exit 1 when they differ
+    python scripts/equal_runs.py --models STUDY_A STUDY_B   # the trained weights only (checkpoints/best.th)
+
+``--models`` compares every run's AE and CA tensors that both studies hold, whatever their configs say: the check
+that a change of evaluation settings (``eval_seed``, ``max_eval_clips``) trained the same models.
 
 For reruns on one CPU, where runs are bit-identical; across CPUs use scripts/compare_studies.py, which
 tests agreement within the reference's confidence intervals.
@@ -47,11 +51,43 @@ def compare(a: Path, b: Path) -> list[str]:
     return bad
 
 
+def _same(x, y) -> bool:
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return isinstance(y, torch.Tensor) and x.shape == y.shape and x.dtype == y.dtype and torch.equal(x, y)
+    if isinstance(x, dict):
+        return isinstance(y, dict) and x.keys() == y.keys() and all(_same(x[k], y[k]) for k in x)
+    if isinstance(x, (list, tuple)):
+        return isinstance(y, (list, tuple)) and len(x) == len(y) and all(_same(u, v) for u, v in zip(x, y))
+    return x == y
+
+
+def compare_models(a: Path, b: Path) -> list[str]:
+    """One line per run whose trained AE or CA differs between the studies (runs in both with checkpoints)."""
+    import torch
+
+    bad, n = [], 0
+    for ca in sorted(a.glob("*/*/seed*/checkpoints/best.th")):
+        cb = b / ca.relative_to(a)
+        if not cb.exists():
+            continue
+        n += 1
+        x, y = (torch.load(c, map_location="cpu", weights_only=False) for c in (ca, cb))
+        if not (_same(x["ae"], y["ae"]) and _same(x["ca"], y["ca"])):
+            bad.append(f"{ca.relative_to(a).parent.parent}: models differ")
+    print(f"{n} runs with models in both: {'the same' if not bad else f'{len(bad)} differ'}")
+    return bad
+
+
 def main(argv: list[str]) -> int:
+    models = "--models" in argv
+    argv = [x for x in argv if x != "--models"]
     if len(argv) != 2 or not all(Path(p).is_dir() for p in argv):
-        print("error: usage: python scripts/equal_runs.py STUDY_A STUDY_B (two study folders)", file=sys.stderr)
+        print("error: usage: python scripts/equal_runs.py [--models] STUDY_A STUDY_B (two study folders)",
+              file=sys.stderr)
         return 2
-    bad = compare(Path(argv[0]), Path(argv[1]))
+    bad = (compare_models if models else compare)(Path(argv[0]), Path(argv[1]))
     for line in bad:
         print("  " + line)
     return 1 if bad else 0

@@ -36,6 +36,8 @@ TASK_NAMES = {"kws": "keyword spotting", "asr": "speech recognition", "ser": "em
               "asc": "scene classification"}
 ALPHA = 0.05
 FINDINGS = "findings.md"  # the hand-written reading of the tables, beside the results page
+LEVERS = "levers.md"  # beside FINDINGS; its section COSTS_ANCHOR says what each unmet target would cost
+COSTS_ANCHOR = "what-the-unmet-goals-would-cost"
 
 
 def _read(path: Path) -> pd.DataFrame | None:
@@ -229,13 +231,15 @@ def study_line(study: Path) -> list[str]:
     ]
 
 
-def targets_block(df: pd.DataFrame) -> list[str]:
-    """The targets of the decisive study, each beside its measured value (aelib.results.targets)."""
+def targets_block(df: pd.DataFrame, levers: str = LEVERS) -> list[str]:
+    """The targets of the decisive study, each beside its measured value (aelib.results.targets); ``levers``:
+    the link, from the page's folder, to what reaching the unmet ones would cost."""
     if df.empty:
         return []
     return ["Targets of the decisive study (means over seeds of test scores, never used for a choice; "
             "`aelib/results/targets.py`):",
             "", *target_markdown(df), "",
+            f"What reaching an unmet goal would cost, as measured: [{levers}]({levers}#{COSTS_ANCHOR}).", "",
             "The paper's question, per task: does `iterative` beat the alternatives on the noisy grid? (seed-level "
             "paired t-tests, mean over the noisy test grid)", "", *question_lines(df), ""]
 
@@ -404,7 +408,7 @@ def headline(study: Path, ablations: Path, page: Path = Path("docs/results.md"),
         "",
         *study_line(study),
         "",
-        *targets_block(df),
+        *targets_block(df, _link(page.parent / LEVERS, here)),
         f"Primary metric, mean ± 95 % CI over {seeds} seeds: the `clean` CA on clean test audio, and each paradigm's "
         "mean over the noisy test grid (every test SNR, seen and unseen noise types; the best in bold). Test speech is "
         "synthetic voices unseen in training"

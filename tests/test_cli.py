@@ -88,7 +88,9 @@ def test_other_package_clis_name_the_mistake(module, args, what, capsys, tmp_pat
 def test_scripts_name_the_mistake(tmp_path):
     for script, args, what in (("report.py", ["--study", str(tmp_path / "nowhere"), "--check"], "no study at"),
                                ("compare_studies.py", [str(tmp_path / "a"), str(tmp_path / "b")], "no study folder"),
-                               ("equal_runs.py", [str(tmp_path)], "usage")):
+                               ("equal_runs.py", [str(tmp_path)], "usage"),
+                               ("val_score.py", [str(tmp_path / "nowhere")], "no run folder at"),
+                               ("test_sampling.py", [str(tmp_path / "nowhere")], "no run folder at")):
         p = subprocess.run([sys.executable, f"scripts/{script}", *args], cwd=REPO, capture_output=True, text=True)
         err = p.stderr.strip().splitlines()
         assert p.returncode == USAGE_EXIT and len(err) == 1 and err[0].startswith("error: ") and what in err[0], \
@@ -114,3 +116,24 @@ def test_a_bug_keeps_its_traceback():
     with pytest.raises(KeyError):
         buggy()
     assert mistaken() == USAGE_EXIT
+
+
+def test_equal_runs_models_compares_weights_not_configs(tmp_path):
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("equal_runs", REPO / "scripts" / "equal_runs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def save(study, cfg, w):
+        p = tmp_path / study / "kws" / "noisy" / "seed0" / "checkpoints" / "best.th"
+        p.parent.mkdir(parents=True)
+        torch.save({"config": cfg, "ae": None, "ca": {"state": {"w": w}}}, p)
+
+    save("a", {"eval_seed": -1}, torch.ones(3))
+    save("b", {"eval_seed": 0}, torch.ones(3))  # another evaluation setting, the same weights
+    save("c", {"eval_seed": -1}, torch.tensor([1.0, 1.0, 1.0 + 1e-7]))
+    assert mod.compare_models(tmp_path / "a", tmp_path / "b") == []
+    assert mod.compare_models(tmp_path / "a", tmp_path / "c") == ["kws/noisy/seed0: models differ"]

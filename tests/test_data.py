@@ -94,3 +94,23 @@ def test_attach_profiles_covers_every_split_and_never_uses_the_clip_itself(fake_
     torch.testing.assert_close(data.profiles[first["path"]], train_means[others].mean(0))
     batch = next(iter(data.loader(data.val_set(), shuffle=False)))
     assert batch["profile"].shape == (len(batch["index"]), cfg.n_mels)
+
+
+def test_eval_seed_fixes_the_test_draw_across_seeds_and_leaves_training_to_the_seed(fake_root):
+    """``eval_seed`` >= 0: every seed tests the same clips with the same noise segments and SNRs (the
+    records of every test cell are equal), while training mixtures still follow the run's seed; -1 (the
+    library default) draws with the run's seed, i.e. as ``eval_seed`` = that seed would."""
+    def draws(seed, eval_seed):
+        cfg = make_config("smoke", task="kws", paradigm="noisy", data_dir=str(fake_root), seed=seed,
+                          eval_seed=eval_seed, max_eval_clips=2)
+        data = load_data(cfg, get_task("kws"))
+        test = [data.test_set(k, s, snr) for k in data.test_kinds() for s in ("test_seen", "test_unseen")
+                for snr in (0.0, 10.0) if s in data.noise]
+        train = data.train_set()
+        return [ds.record(i) for ds in test for i in range(len(ds))], [train.record(i) for i in range(len(train))]
+
+    test0, train0 = draws(0, 0)
+    test1, train1 = draws(1, 0)
+    assert test0 and test0 == test1
+    assert train0 != train1
+    assert draws(1, -1)[0] == draws(0, 1)[0] != test0
