@@ -23,14 +23,15 @@ import torch
 
 from aelib.data import load_data
 from aelib.errors import guard
-from aelib.evaluate import CLEAN, InputQuality, evaluate
+from aelib.evaluate import InputQuality, evaluate
+from aelib.results.stats import NOISY, own_kind
 from aelib.runs import load_run
 
 
 def grid_mean(cells: list[dict], metric: str) -> float:
-    kinds = {c["kind"] for c in cells}
-    kind = "synthetic" if "synthetic" in kinds else sorted(kinds)[0]
-    vals = [c[metric] for c in cells if c["kind"] == kind and c["noise_split"] != CLEAN]
+    """The mean over the noisy cells of the task's table kind, as ``noisy_seed_means`` takes it for the study."""
+    kind = own_kind(c["kind"] for c in cells)
+    vals = [c[metric] for c in cells if c["kind"] == kind and c["noise_split"] in NOISY]
     return float(sum(vals) / len(vals))
 
 
