@@ -3,9 +3,11 @@ page ``docs/results.md`` and the headline block of README.md.
 
 Reads ``runs/<study>/study_info.json``, the run summaries and the tables the results notebook wrote to
 ``runs/<study>/results/`` (``python -m aelib.study``), and the ablation tables in ``runs/ablations/``
-(``python -m aelib.ablations``). The results page (every table and figure) is written whole; in README.md
-only the text between ``<!-- results:begin -->`` and ``<!-- results:end -->`` is replaced, by a short
-headline table with links to the page and to the hand-written lab notes (``docs/findings.md``).
+(``python -m aelib.ablations``); the sections that read only those tables are built by
+:mod:`aelib.results.sections`, the study's own lines (command, invocations, timings) here. The results
+page (every table and figure) is written whole; in README.md only the text between ``<!-- results:begin -->``
+and ``<!-- results:end -->`` is replaced, by a short headline table with links to the page and to the
+hand-written lab notes (``docs/findings.md``).
 Sentences in the "findings" list are generated from the paired tests, so they change when the numbers do.
 
     python scripts/report.py [--study runs/default] [--ablations runs/ablations] [--readme README.md]
@@ -26,125 +28,21 @@ import pandas as pd
 
 from aelib.errors import guard
 from aelib.config import PARADIGMS
-from aelib.layout import find_run_dirs
-from aelib.results import seed_mean, collect, collect_sources, run_times, study_info, task_kinds
+from aelib.results import collect, run_times, study_info, task_kinds
+from aelib.results.sections import (TASK_NAMES, competence, equal_budget, findings, headline_table, read_markdown,
+                                    read_table, significant)
 from aelib.study import finished_runs
 from aelib.results.targets import question_lines, target_markdown
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-TASK_NAMES = {"kws": "keyword spotting", "asr": "speech recognition", "ser": "emotion recognition",
-              "asc": "scene classification"}
-ALPHA = 0.05
 FINDINGS = "findings.md"  # the hand-written reading of the tables, beside the results page
 LEVERS = "levers.md"  # beside FINDINGS; its section COSTS_ANCHOR says what each unmet target would cost
 COSTS_ANCHOR = "what-the-unmet-goals-would-cost"
 
 
-def _read(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path) if path.exists() else None
-
-
-def _md(path: Path) -> str:
-    return path.read_text().strip() if path.exists() else "_(missing: run the study)_"
-
-
-def _num(x: float, digits: int = 3) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-
-def _p(p: float) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "p n/a"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
 def _link(target: Path, start: Path) -> str:
     """``target`` relative to the folder ``start`` (a Markdown file's links resolve from its own folder)."""
     return Path(os.path.relpath(Path(target).resolve(), Path(start).resolve())).as_posix()
-
-
-def _chance(study: Path, task: str) -> str:
-    """1 / number of labels, from the ``clean`` runs' metrics.json (asr has no chance level)."""
-    meta = [json.loads((d / "metrics.json").read_text()) for _, d in find_run_dirs(study, [task], ["clean"])
-            if (d / "metrics.json").exists()]
-    n_labels = meta[0].get("n_labels") if meta else None
-    return f"{1 / n_labels:.3f}" if n_labels and task != "asr" else "n/a"
-
-
-def competence(study: Path) -> list[str]:
-    """Clean-test score of every task's ``clean`` CA (vs chance), and the AE's SI-SDR gain on unseen noise."""
-    df = collect(study)
-    if df.empty:
-        return ["_(missing: run the study)_"]
-    kinds = task_kinds(df)  # asc's scenes are real recordings
-    src = collect_sources(study)
-    lines = ["| task | metric | `clean` CA on clean test audio | worst / best test voice (mean over seeds) | chance "
-             "| `cascade` AE: SI-SDR gain on unseen noise types, dB |", "|---|---|---:|---|---:|---:|"]
-    for task in [t for t in TASK_NAMES if t in set(df["task"])]:
-        sub = df[(df["task"] == task) & (df["kind"] == kinds[task])]
-        metric = sub["primary_metric"].iloc[0]
-        clean = sub[(sub["paradigm"] == "clean") & (sub["noise_split"] == "clean")].groupby("seed")[metric].mean()
-        m, h, n = seed_mean(clean)
-        un = sub[(sub["paradigm"] == "cascade") & (sub["noise_split"] == "test_unseen")]
-        gain = "n/a"
-        if "sisdr_delta" in un and len(un):
-            gm, gh, _ = seed_mean(un.groupby("seed")["sisdr_delta"].mean())
-            gain = f"{gm:+.2f} ± {_num(gh, 2)}"
-        spread = _extremes(src, task, kinds[task], bool(sub["higher_is_better"].iloc[0]))
-        lines.append(f"| {task} | {metric} | {_num(m)} ± {_num(h)} ({n} seeds) | {spread} | {_chance(study, task)} "
-                     f"| {gain} |")
-    return lines
-
-
-def _extremes(src: pd.DataFrame, task: str, kind: str, higher_is_better: bool) -> str:
-    """The worst and best test voice (or family of voices) of the ``clean`` CA on clean audio: a pooled score
-    can hide that a model generalises to some unseen voices and not to others (:func:`aelib.evaluate.by_source`)."""
-    if src.empty:
-        return "n/a"
-    sub = src[(src["task"] == task) & (src["kind"] == kind) & (src["paradigm"] == "clean")
-              & (src["condition"] == "clean")]
-    by = sub.groupby("source")["value"].mean().sort_values(ascending=higher_is_better)
-    if len(by) < 2:
-        return "n/a"
-    return f"{_num(by.iloc[0])} (`{by.index[0]}`) / {_num(by.iloc[-1])} (`{by.index[-1]}`)"
-
-
-def findings(study: Path, ablations: Path) -> list[str]:
-    """One generated sentence per task and comparison, from the utterance-level paired tests."""
-    out = []
-    paired = _read(study / "results" / "paired_vs_iterative.csv")
-    if paired is not None and not paired.empty:
-        for task in [t for t in TASK_NAMES if t in set(paired["task"])]:
-            sub = paired[(paired["task"] == task)]
-            parts = []
-            for other in sub["paradigm"].unique():
-                s = sub[(sub["paradigm"] == other) & (sub["level"] == "seed")]
-                u = sub[(sub["paradigm"] == other) & (sub["level"] == "utterance")]
-                if s.empty:
-                    continue
-                s, metric = s.iloc[0], s.iloc[0]["metric"]
-                verdict = "better" if s["reference_better"] else "worse"
-                sig = ""
-                if len(u):
-                    sig = f"; per utterance {_p(u.iloc[0]['p'])}"
-                parts.append(f"{verdict} than `{other}` ({metric} {_num(s['reference_mean'])} vs "
-                             f"{_num(s['other_mean'])}, seeds {_p(s['p'])}{sig})")
-            out.append(f"- **{task}** ({TASK_NAMES[task]}), mean over the noisy test grid: `iterative` is "
-                       + "; ".join(parts) + ".")
-    ab = _read(ablations / "paired.csv")
-    if ab is not None and not ab.empty:
-        for task in [t for t in TASK_NAMES if t in set(ab["task"])]:
-            sub = ab[(ab["task"] == task) & (ab["level"] == "utterance")]
-            parts = []
-            for _, r in sub.iterrows():
-                if r["paradigm"] == "iterative":
-                    continue
-                verdict = "better" if r["reference_better"] else "worse"
-                parts.append(f"{verdict} than {r['paradigm']} ({r['metric']} {_num(r['reference_mean'])} vs "
-                             f"{_num(r['other_mean'])}, {_p(r['p'])})")
-            if parts:
-                out.append(f"- ablations, **{task}**: `iterative` (ratio weights) is " + "; ".join(parts) + ".")
-    return out
 
 
 def _notebook_seconds(study: Path) -> pd.DataFrame | None:
@@ -153,7 +51,7 @@ def _notebook_seconds(study: Path) -> pd.DataFrame | None:
     rt = run_times(study)
     if not rt.empty and rt["notebook_seconds"].notna().any():
         return rt
-    return _read(study / "results" / "run_times.csv")
+    return read_table(study / "results" / "run_times.csv")
 
 
 def performance(study: Path, bench_path: Path) -> list[str]:
@@ -283,7 +181,7 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
     for task in TASK_NAMES:
         p = res / f"by_snr_{task}.md"
         if p.exists():
-            parts += [f"## {task}: primary metric by test SNR (all test noise)", "", _md(p), "",
+            parts += [f"## {task}: primary metric by test SNR (all test noise)", "", read_markdown(p), "",
                       f"![{task} vs SNR]({_link(res / f'{task}_vs_snr.png', here)})", ""]
     figures = {"importance_summary": ("importance_weights", "importance weights"),
                "cross_task": ("cross_task", "cross-task matrix")}
@@ -296,7 +194,7 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
                         ("importance_summary", "Importance weights per round"),
                         ("cross_task", "Cross-task matrix: AE trained for row task, CA of column task")):
         if (res / f"{name}.md").exists():
-            parts += [f"## {title}", "", _md(res / f"{name}.md"), ""]
+            parts += [f"## {title}", "", read_markdown(res / f"{name}.md"), ""]
             if name in figures and (res / f"{figures[name][0]}.png").exists():
                 parts += [f"![{figures[name][1]}]({_link(res / f'{figures[name][0]}.png', here)})", ""]
     fig4 = sorted(res.glob("figure4_*.png"))
@@ -305,89 +203,16 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
                   *[f"![Figure 4, {p.stem.split('_', 1)[1]}]({_link(p, here)})" for p in fig4], ""]
     parts += ["## Performance", "", *performance(study, bench), ""]
     if (study / "reproduction.md").exists():
-        parts += ["## Reproduction (`python scripts/compare_studies.py`)", "", _md(study / "reproduction.md"), ""]
+        parts += ["## Reproduction (`python scripts/compare_studies.py`)", "", read_markdown(study / "reproduction.md"), ""]
     if (ablations / "bands.md").exists():
         parts += ["## Ablations at equal budgets (`python -m aelib.ablations`)", "",
-                  "Primary metric by SNR band and noise split, mean over seeds:", "", _md(ablations / "bands.md"), "",
+                  "Primary metric by SNR band and noise split, mean over seeds:", "", read_markdown(ablations / "bands.md"), "",
                   *(["Primary metric over the noisy grid per test voice, mean over seeds (`espeak*`: the six unseen "
-                     "espeak voices):", "", _md(ablations / "voices.md"), ""] if (ablations / "voices.md").exists() else []),
-                  "Paired tests, `iterative` (default ratio weights) minus each arm:", "", _md(ablations / "paired.md"), "",
+                     "espeak voices):", "", read_markdown(ablations / "voices.md"), ""] if (ablations / "voices.md").exists() else []),
+                  "Paired tests, `iterative` (default ratio weights) minus each arm:", "", read_markdown(ablations / "paired.md"), "",
                   "Validation (the best score of each arm's last phase; the only basis for choosing a weighting):", "",
-                  _md(ablations / "validation.md"), ""]
+                  read_markdown(ablations / "validation.md"), ""]
     return "\n".join(parts).rstrip() + "\n"
-
-
-def _task_meta(study: Path, task: str) -> tuple[str, bool] | None:
-    """(primary metric, higher is better) from one of the task's run summaries."""
-    for _, d in find_run_dirs(study, [task], PARADIGMS):
-        if (d / "metrics.json").exists():
-            m = json.loads((d / "metrics.json").read_text())
-            return m["primary_metric"], bool(m["higher_is_better"])
-    return None
-
-
-def headline_table(study: Path) -> list[str]:
-    """Per task: the ``clean`` CA on clean audio and every paradigm's mean over the noisy test grid
-    (the ``avg`` column of the per-task tables), mean ± 95 % CI over seeds; the best paradigm in bold."""
-    rows, paradigms = {}, []
-    for task in TASK_NAMES:
-        t, meta = _read(study / "results" / f"by_snr_{task}.csv"), _task_meta(study, task)
-        if t is None or meta is None:
-            continue
-        t = t[t["noise_split"] == "all"]
-        rows[task] = (meta, t)
-        paradigms += [p for p in t["paradigm"] if p not in paradigms]
-    if not rows:
-        return ["_(missing: run the study)_"]
-    paradigms = [p for p in PARADIGMS if p in paradigms] + [p for p in paradigms if p not in PARADIGMS]
-    lines = ["| task | metric | chance | `clean` CA on clean audio | " + " | ".join(f"`{p}`" for p in paradigms) + " |",
-             "|---|---|---:|---:|" + "---:|" * len(paradigms)]
-    for task, ((metric, higher), t) in rows.items():
-        avg = t[t["condition"] == "avg"].set_index("paradigm")
-        clean = t[(t["paradigm"] == "clean") & (t["condition"] == "clean")]
-        best = avg["mean"].idxmax() if higher else avg["mean"].idxmin()
-        cells = []
-        for p in paradigms:
-            cell = f"{_num(avg.loc[p, 'mean'])} ± {_num(avg.loc[p, 'ci'])}" if p in avg.index else "–"
-            cells.append(f"**{cell}**" if p == best else cell)
-        c = f"{_num(clean['mean'].iloc[0])} ± {_num(clean['ci'].iloc[0])}" if len(clean) else "–"
-        lines.append(f"| {task} | {metric} {'↑' if higher else '↓'} | {_chance(study, task)} | {c} | "
-                     + " | ".join(cells) + " |")
-    return lines
-
-
-def significant(study: Path) -> str:
-    """Which seed-level paired tests of ``iterative`` against another paradigm reach p < ALPHA."""
-    paired = _read(study / "results" / "paired_vs_iterative.csv")
-    if paired is None or paired.empty:
-        return ""
-    s = paired[(paired["level"] == "seed") & (paired["p"] < ALPHA)]
-    parts = []
-    for task in [t for t in TASK_NAMES if t in set(paired["task"])]:
-        sub = s[s["task"] == task]
-        if len(sub):
-            parts.append(f"{task} " + ", ".join(f"{'better' if r['reference_better'] else 'worse'} than `{r['paradigm']}`"
-                                                for _, r in sub.iterrows()))
-    n = len(paired[paired["level"] == "seed"])
-    return (f"Seed-level paired t-tests of `iterative` against each other paradigm with p < {ALPHA:g} "
-            f"({len(s)} of {n}): " + ("; ".join(parts) if parts else "none") + ".")
-
-
-def equal_budget(ablations: Path) -> str:
-    """The paper's question at equal budgets: ``iterative`` against the cascade trained as long (bands.csv)."""
-    b = _read(ablations / "bands.csv")
-    if b is None or b.empty:
-        return ""
-    parts = []
-    for task in [t for t in TASK_NAMES if t in set(b["task"])]:
-        sub = b[b["task"] == task].set_index("arm")
-        if {"iterative", "cascade (equal budget)"} <= set(sub.index):
-            parts.append(f"{task} {_num(sub.loc['iterative', 'all noisy'])} against "
-                         f"{_num(sub.loc['cascade (equal budget)', 'all noisy'])}")
-    if not parts:
-        return ""
-    return ("At equal budgets (`make ablations`), `iterative` against the cascade that trains the AE and the CA for as "
-            "many epochs, noisy-grid mean: " + "; ".join(parts) + ".")
 
 
 def headline(study: Path, ablations: Path, page: Path = Path("docs/results.md"),

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from aelib import ablations, results
+from aelib.results import sections
 
 from .test_results import BASE, write_run
 
@@ -204,17 +205,16 @@ def test_compare_studies_timing_table(tmp_path):
 
 def test_competence_names_the_worst_and_best_test_source(root):
     """The pooled clean-test score comes with its worst and best voice (lower is better for WER)."""
-    rep = _report_module()
     for seed in (0, 1, 2):
         p = root / "default" / "kws" / "clean" / f"seed{seed}" / "metrics.json"
         m = json.loads(p.read_text())
         m["by_source"] = [{"kind": "synthetic", "source": s, "condition": "clean", "n": 20, "accuracy": v}
                           for s, v in (("slt", 0.2), ("espeak*", 0.8))]
         p.write_text(json.dumps(m))
-    row = next(line for line in rep.competence(root / "default") if line.startswith("| kws"))
+    row = next(line for line in sections.competence(root / "default") if line.startswith("| kws"))
     assert "0.200 (`slt`) / 0.800 (`espeak*`)" in row
     src = results.collect_sources(root / "default").assign(task="asr")
-    assert rep._extremes(src, "asr", "synthetic", higher_is_better=False) == "0.800 (`espeak*`) / 0.200 (`slt`)"
+    assert sections._extremes(src, "asr", "synthetic", higher_is_better=False) == "0.800 (`espeak*`) / 0.200 (`slt`)"
 
 
 def test_ablation_voice_table_gives_each_arm_per_voice(root):
