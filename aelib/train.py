@@ -4,8 +4,9 @@
 of the phase (by validation only: test data is never looked at here), appends to ``history.json``
 and writes ``checkpoints/checkpoint.th`` atomically, so re-running the same command resumes where
 the last finished epoch left off. At the end of each phase the best state is restored
-(denoiser's Solver does the same). A non-finite loss stops the run with an error and leaves the
-last good checkpoint in place.
+(denoiser's Solver does the same); with ``ca_ema_halflife`` > 0 the CA's weights are averaged over the
+phase (:mod:`aelib.averaging`), and the average is what is validated and kept. A non-finite loss stops the
+run with an error and leaves the last good checkpoint in place.
 
 Shared phases (``ae_pretrain``, ``ca_clean``) are stored once per task, seed and relevant settings
 under ``<run_root>/_shared/<task>/seed<k>/`` (keyed by a hash of the settings they depend on) and
@@ -29,6 +30,7 @@ from tqdm.auto import tqdm
 
 from . import distributed as dist
 from . import layout
+from .averaging import WeightAverage
 from .config import Config, settings_hash, shared_settings
 from .data import DataBundle
 from .device import pick_device, to_device
@@ -113,12 +115,13 @@ class Trainer:
             if k == "ca":
                 g["lr"] = self.base_lr(k) * lr_factor(self.cfg.ca_lr_schedule, progress)
 
-    def _save_checkpoint(self, pi: int, epoch: int, opt, best_state, best_score) -> None:
+    def _save_checkpoint(self, pi: int, epoch: int, opt, best_state, best_score, ema=None) -> None:
         if not dist.is_main():
             return
         atomic_save({"phase_index": pi, "epoch": epoch, "models": self.state(), "optimizer": opt.state_dict(),
                      "best_state": best_state, "best_score": best_score, "history": self.history,
-                     "importance": self.importance_log}, self.ckpt_dir / "checkpoint.th")
+                     "importance": self.importance_log, "ema": ema.state_dict() if ema else None},
+                    self.ckpt_dir / "checkpoint.th")
         atomic_write_json(self.run_dir / "history.json", self.history)
 
     # ---- loops -------------------------------------------------------------------------------
@@ -133,7 +136,8 @@ class Trainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def train_epoch(self, phase: Phase, epoch: int, opt: torch.optim.Optimizer) -> dict[str, Any]:
+    def train_epoch(self, phase: Phase, epoch: int, opt: torch.optim.Optimizer,
+                    ema: WeightAverage | None = None) -> dict[str, Any]:
         self.set_modes(phase, True)
         torch.manual_seed(self.cfg.seed * 100_003 + 1000 * self.phases.index(phase) + epoch)  # resume == no break
         ds = self.data.train_set(clean_only=phase.step == "ca" and phase.ca_input == "clean")
@@ -158,6 +162,8 @@ class Trainer:
             if self.cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
             opt.step()
+            if ema is not None:
+                ema.update(n_steps)
             bs = len(batch["length"])
             total += float(loss.detach()) * bs
             n += bs
@@ -198,20 +204,26 @@ class Trainer:
         m = scores[self.task.primary_metric]
         return {**{f"val_{k}": v for k, v in scores.items()}, "score": m if self.task.higher_is_better else -m}
 
-    def run_phase(self, pi: int, start_epoch: int = 0, opt_state=None, best_state=None, best_score=-math.inf) -> None:
+    def run_phase(self, pi: int, start_epoch: int = 0, opt_state=None, best_state=None, best_score=-math.inf,
+                  ema_state=None) -> None:
         phase = self.phases[pi]
         opt = self.optimizer(phase)
         if opt_state is not None:
             opt.load_state_dict(opt_state)
+        halflife = self.cfg.ca_ema_halflife if "ca" in phase.trains else 0.0
+        ema = WeightAverage(self.ca, halflife) if halflife > 0 else None
+        if ema is not None:
+            ema.load_state_dict(ema_state)
         for epoch in range(start_epoch, phase.epochs):
             t0 = time.time()
-            log = self.train_epoch(phase, epoch, opt)
-            val = self.validate(phase)
-            if val["score"] > best_score or best_state is None:
-                best_score, best_state = val["score"], self.state()
+            log = self.train_epoch(phase, epoch, opt, ema)
+            with ema.swapped() if ema is not None else contextlib.nullcontext():  # validate and keep the average
+                val = self.validate(phase)
+                if val["score"] > best_score or best_state is None:
+                    best_score, best_state = val["score"], self.state()
             self.history.append({"phase": phase.name, "step": phase.step, "epoch": epoch + 1, **log, **val,
                                  "seconds": round(time.time() - t0, 3)})
-            self._save_checkpoint(pi, epoch + 1, opt, best_state, best_score)
+            self._save_checkpoint(pi, epoch + 1, opt, best_state, best_score, ema)
         if best_state is not None:
             self.load_state(best_state)
 
@@ -254,7 +266,8 @@ class Trainer:
             phase = self.phases[pi]
             bar.set_postfix(phase=phase.name)
             if start is not None and pi == start_pi:
-                self.run_phase(pi, start["epoch"], start["optimizer"], start["best_state"], start["best_score"])
+                self.run_phase(pi, start["epoch"], start["optimizer"], start["best_state"], start["best_score"],
+                               start.get("ema"))
             elif phase.shared:
                 self._run_shared(pi)
                 dummy = self.optimizer(phase)

@@ -33,24 +33,24 @@ def _state(tr):
     return {f"{k}.{n}": v.clone() for k, m in tr.models().items() for n, v in m.state_dict().items()}
 
 
-@pytest.mark.parametrize("schedule", ["constant", "cosine"])
-def test_resume_matches_uninterrupted(fake_root, tmp_path, monkeypatch, schedule):
-    ref = _trainer(fake_root, tmp_path / "a", ca_lr_schedule=schedule)
+@pytest.mark.parametrize("schedule,ema", [("constant", 0.0), ("cosine", 0.0), ("constant", 0.5)])
+def test_resume_matches_uninterrupted(fake_root, tmp_path, monkeypatch, schedule, ema):
+    ref = _trainer(fake_root, tmp_path / "a", ca_lr_schedule=schedule, ca_ema_halflife=ema)
     ref.fit()
     calls = {"n": 0}
     orig = Trainer.train_epoch
 
-    def crashing(self, phase, epoch, opt):
+    def crashing(self, phase, epoch, opt, ema=None):
         calls["n"] += 1
         if calls["n"] == 4:  # dies in the middle of the run (third epoch of ae/ca, i.e. ca_clean epoch 2)
             raise KeyboardInterrupt
-        return orig(self, phase, epoch, opt)
+        return orig(self, phase, epoch, opt, ema)
 
     monkeypatch.setattr(Trainer, "train_epoch", crashing)
     with pytest.raises(KeyboardInterrupt):
-        _trainer(fake_root, tmp_path / "b", ca_lr_schedule=schedule).fit()
+        _trainer(fake_root, tmp_path / "b", ca_lr_schedule=schedule, ca_ema_halflife=ema).fit()
     monkeypatch.setattr(Trainer, "train_epoch", orig)
-    resumed = _trainer(fake_root, tmp_path / "b", ca_lr_schedule=schedule)
+    resumed = _trainer(fake_root, tmp_path / "b", ca_lr_schedule=schedule, ca_ema_halflife=ema)
     resumed.fit()
     a, b = _state(ref), _state(resumed)
     for k in a:
@@ -146,3 +146,37 @@ def test_shared_key_follows_settings_outside_the_fixed_list():
             train_mod.shared_key(cfg, phase)
     for same in (dict(paradigm="cascade"), dict(study="other"), dict(max_eval_clips=3)):
         assert train_mod.shared_key(make_config("smoke", task="ser", **same), phase) == train_mod.shared_key(cfg, phase)
+
+
+def test_weight_average_is_the_ema_it_says_and_gives_the_weights_back():
+    """decay from a half-life in epochs; averaged weights as a hand-computed EMA; swapped() restores the model's own."""
+    from aelib.averaging import WeightAverage, decay_for
+    assert decay_for(2.0, 10) ** 20 == pytest.approx(0.5)
+    m = torch.nn.Linear(2, 1, bias=False)
+    avg, values, d = WeightAverage(m, 1.0), [], decay_for(1.0, 4)
+    for v in (1.0, 2.0, 3.0):
+        with torch.no_grad():
+            m.weight.fill_(v)
+        avg.update(4)
+        values.append(v)
+    expect = values[0]
+    for v in values[1:]:
+        expect = d * expect + (1 - d) * v
+    with avg.swapped():
+        assert torch.allclose(m.weight, torch.full_like(m.weight, expect))
+    assert torch.equal(m.weight, torch.full_like(m.weight, 3.0))
+    again = WeightAverage(m, 1.0)
+    again.load_state_dict(avg.state_dict())
+    with again.swapped():
+        assert torch.allclose(m.weight, torch.full_like(m.weight, expect))
+
+
+def test_weight_average_changes_the_kept_ca_only_when_on(fake_root, tmp_path):
+    """ca_ema_halflife > 0: the CA kept at the end differs from plain training; the AE's phases are untouched."""
+    plain = _trainer(fake_root, tmp_path / "a", paradigm="cascade")
+    plain.fit()
+    avg = _trainer(fake_root, tmp_path / "b", paradigm="cascade", ca_ema_halflife=0.5)
+    avg.fit()
+    a, b = _state(plain), _state(avg)
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("ae."))
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("ca.") and a[k].is_floating_point())
