@@ -152,6 +152,7 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
     relative to the page's folder)."""
     res = study / "results"
     here = page.parent
+    df = collect(study)
     parts = [
         "# Results of the reference study",
         "",
@@ -166,12 +167,12 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
         "",
         "## Targets (issue 23)",
         "",
-        *targets_block(collect(study)),
+        *targets_block(df),
         significant(study),
         "",
         "## Are the baselines competent?",
         "",
-        *competence(study),
+        *competence(study, df),
         "",
         "## Findings (generated from the paired tests)",
         "",
@@ -239,7 +240,7 @@ def headline(study: Path, ablations: Path, page: Path = Path("docs/results.md"),
         "synthetic voices unseen in training"
         + (f"; {', '.join(real)} {'is' if len(real) == 1 else 'are'} scored on real recordings." if real else "."),
         "",
-        *headline_table(study),
+        *headline_table(study, df),
     ]
     extra = [x for x in (equal_budget(ablations),) if x]
     if extra:

@@ -19,7 +19,7 @@ import pandas as pd
 from ..config import PARADIGMS
 from ..layout import find_run_dirs
 from .read import collect, collect_sources
-from .stats import seed_mean, task_kinds
+from .stats import seed_mean, task_kinds, task_meta
 
 TASK_NAMES = {"kws": "keyword spotting", "asr": "speech recognition", "ser": "emotion recognition",
               "asc": "scene classification"}
@@ -46,19 +46,24 @@ def _p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def _chance(study: Path, task: str) -> str:
-    """1 / number of labels, from the ``clean`` runs' metrics.json (asr has no chance level)."""
-    meta = [json.loads((d / "metrics.json").read_text()) for _, d in find_run_dirs(study, [task], ["clean"])
-            if (d / "metrics.json").exists()]
-    n_labels = meta[0].get("n_labels") if meta else None
-    return f"{1 / n_labels:.3f}" if n_labels and task != "asr" else "n/a"
+def chance_levels(study: Path) -> dict[str, str]:
+    """Per task, 1 / number of labels from the first finished ``clean`` run's metrics.json, formatted
+    ("n/a" for asr, which has no chance level, and for a task with no finished ``clean`` run)."""
+    out = {}
+    for task in TASK_NAMES:
+        n_labels = next((json.loads((d / "metrics.json").read_text()).get("n_labels")
+                         for _, d in find_run_dirs(study, [task], ["clean"]) if (d / "metrics.json").exists()), None)
+        out[task] = f"{1 / n_labels:.3f}" if n_labels and task != "asr" else "n/a"
+    return out
 
 
-def competence(study: Path) -> list[str]:
-    """Clean-test score of every task's ``clean`` CA (vs chance), and the AE's SI-SDR gain on unseen noise."""
-    df = collect(study)
+def competence(study: Path, df: pd.DataFrame | None = None) -> list[str]:
+    """Clean-test score of every task's ``clean`` CA (vs chance), and the AE's SI-SDR gain on unseen noise;
+    ``df`` is :func:`aelib.results.collect` of ``study`` when the caller has it."""
+    df = collect(study) if df is None else df
     if df.empty:
         return ["_(missing: run the study)_"]
+    chance = chance_levels(study)
     kinds = task_kinds(df)  # asc's scenes are real recordings
     src = collect_sources(study)
     lines = ["| task | metric | `clean` CA on clean test audio | worst / best test voice (mean over seeds) | chance "
@@ -74,7 +79,7 @@ def competence(study: Path) -> list[str]:
             gm, gh, _ = seed_mean(un.groupby("seed")["sisdr_delta"].mean())
             gain = f"{gm:+.2f} ± {_num(gh, 2)}"
         spread = _extremes(src, task, kinds[task], bool(sub["higher_is_better"].iloc[0]))
-        lines.append(f"| {task} | {metric} | {_num(m)} ± {_num(h)} ({n} seeds) | {spread} | {_chance(study, task)} "
+        lines.append(f"| {task} | {metric} | {_num(m)} ± {_num(h)} ({n} seeds) | {spread} | {chance[task]} "
                      f"| {gain} |")
     return lines
 
@@ -130,23 +135,17 @@ def findings(study: Path, ablations: Path) -> list[str]:
     return out
 
 
-def _task_meta(study: Path, task: str) -> tuple[str, bool] | None:
-    """(primary metric, higher is better) from one of the task's run summaries."""
-    for _, d in find_run_dirs(study, [task], PARADIGMS):
-        if (d / "metrics.json").exists():
-            m = json.loads((d / "metrics.json").read_text())
-            return m["primary_metric"], bool(m["higher_is_better"])
-    return None
-
-
-def headline_table(study: Path) -> list[str]:
+def headline_table(study: Path, df: pd.DataFrame | None = None) -> list[str]:
     """Per task: the ``clean`` CA on clean audio and every paradigm's mean over the noisy test grid
-    (the ``avg`` column of the per-task tables), mean ± 95 % CI over seeds; the best paradigm in bold."""
+    (the ``avg`` column of the per-task tables), mean ± 95 % CI over seeds; the best paradigm in bold.
+    ``df`` is :func:`aelib.results.collect` of ``study`` when the caller has it."""
+    df = collect(study) if df is None else df
     rows, paradigms = {}, []
     for task in TASK_NAMES:
-        t, meta = read_table(study / "results" / f"by_snr_{task}.csv"), _task_meta(study, task)
-        if t is None or meta is None:
+        t = read_table(study / "results" / f"by_snr_{task}.csv")
+        if t is None or df.empty or task not in set(df["task"]):
             continue
+        meta = task_meta(df, task, None)
         t = t[t["noise_split"] == "all"]
         rows[task] = (meta, t)
         paradigms += [p for p in t["paradigm"] if p not in paradigms]
@@ -155,6 +154,7 @@ def headline_table(study: Path) -> list[str]:
     paradigms = [p for p in PARADIGMS if p in paradigms] + [p for p in paradigms if p not in PARADIGMS]
     lines = ["| task | metric | chance | `clean` CA on clean audio | " + " | ".join(f"`{p}`" for p in paradigms) + " |",
              "|---|---|---:|---:|" + "---:|" * len(paradigms)]
+    chance = chance_levels(study)
     for task, ((metric, higher), t) in rows.items():
         avg = t[t["condition"] == "avg"].set_index("paradigm")
         clean = t[(t["paradigm"] == "clean") & (t["condition"] == "clean")]
@@ -164,7 +164,7 @@ def headline_table(study: Path) -> list[str]:
             cell = f"{_num(avg.loc[p, 'mean'])} ± {_num(avg.loc[p, 'ci'])}" if p in avg.index else "–"
             cells.append(f"**{cell}**" if p == best else cell)
         c = f"{_num(clean['mean'].iloc[0])} ± {_num(clean['ci'].iloc[0])}" if len(clean) else "–"
-        lines.append(f"| {task} | {metric} {'↑' if higher else '↓'} | {_chance(study, task)} | {c} | "
+        lines.append(f"| {task} | {metric} {'↑' if higher else '↓'} | {chance[task]} | {c} | "
                      + " | ".join(cells) + " |")
     return lines
 

@@ -28,7 +28,8 @@ def seed_mean(values: Iterable[float]) -> tuple[float, float, int]:
     return m, (hi - m) if np.isfinite(hi) else math.nan, int(np.isfinite(v).sum())
 
 
-def _task_meta(df: pd.DataFrame, task: str, metric: str | None) -> tuple[str, bool]:
+def task_meta(df: pd.DataFrame, task: str, metric: str | None) -> tuple[str, bool]:
+    """(``metric``, or the task's primary metric when None; whether higher is better) from collected rows."""
     sub = df[df["task"] == task]
     if sub.empty:
         raise KeyError(f"no finished runs of task {task!r}")
@@ -104,14 +105,14 @@ def noisy_seed_means(df: pd.DataFrame, kind: str = "synthetic"):
     df = of_task_kind(df, kind)
     noisy = df[df["noise_split"].isin(NOISY)]
     for task in [t for t in TASKS if t in set(noisy["task"])]:
-        metric, hib = _task_meta(df, task, None)
+        metric, hib = task_meta(df, task, None)
         yield task, metric, hib, noisy[noisy["task"] == task].groupby(["paradigm", "seed"])[metric].mean()
 
 
 def summary_by_snr(df: pd.DataFrame, task: str, metric: str | None = None, kind: str = "synthetic",
                    noise_split: str = "all") -> pd.DataFrame:
     """Long table: paradigm, condition, snr, mean, ci (half-width), n_seeds; ``avg`` = mean over noisy SNRs."""
-    metric, _ = _task_meta(df, task, metric)
+    metric, _ = task_meta(df, task, metric)
     kind = own_kind(df.loc[df["task"] == task, "kind"], kind)  # asc: its real scene recordings
     seeds = _per_seed(df[(df["task"] == task) & (df["kind"] == kind)], metric, noise_split)
     rows = []

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..config import FRONTEND_PARADIGMS, PARADIGMS, TASKS
 from .read import RUN_TIMES_TABLE, collect, collect_sources, inventory, per_utterance, run_times, snr_label
-from .stats import (NOISY, _order, _over_seeds, _primary, _task_meta, importance_summary, of_task_kind,
+from .stats import (NOISY, _order, _over_seeds, _primary, task_meta, importance_summary, of_task_kind,
                     paired_vs_iterative, summary_by_snr)
 
 AE_METRICS = ("sisdr", "stoi", "pesq")
@@ -37,7 +37,7 @@ def table_by_snr(df: pd.DataFrame, task: str, metric: str | None = None, kind: s
     cols = sorted(cols, key=lambda c: (c != "clean", c == "avg", float(c) if c not in ("clean", "avg") else 0))
     wide = wide.reindex(index=_order(wide.index), columns=cols).fillna("–")
     wide.attrs.update(long.attrs)
-    wide.attrs["higher_is_better"] = _task_meta(df, task, metric)[1]
+    wide.attrs["higher_is_better"] = task_meta(df, task, metric)[1]
     return wide
 
 
@@ -55,7 +55,7 @@ def seen_vs_unseen(df: pd.DataFrame, metric: str | None = None, kind: str = "syn
         ps["gap"] = ps["unseen"] - ps["seen"]
         cols.append("gap")
     out = _over_seeds(ps, ["task", "paradigm"], cols)
-    out.insert(2, "metric", out["task"].map(lambda t: _task_meta(df, t, metric)[0]))
+    out.insert(2, "metric", out["task"].map(lambda t: task_meta(df, t, metric)[0]))
     return out
 
 
@@ -71,7 +71,7 @@ def synthetic_vs_real(df: pd.DataFrame, metric: str | None = None) -> pd.DataFra
     ps = ps.reset_index()
     cols = [c for c in ("synthetic_clean", "real_clean", "synthetic_noisy", "real_noisy") if c in ps]
     out = _over_seeds(ps, ["task", "paradigm"], cols)
-    out.insert(2, "metric", out["task"].map(lambda t: _task_meta(df, t, metric)[0]))
+    out.insert(2, "metric", out["task"].map(lambda t: task_meta(df, t, metric)[0]))
     return out
 
 
