@@ -1,7 +1,7 @@
 """The package's shape: layers depend downward only, and every module stays readable.
 
 Counts every import of an aelib module, inside functions included (a function-level import written to
-dodge a cycle is still a cycle), and checks that no aelib module is longer than MAX_LINES.
+dodge a cycle is still a cycle), and checks that no aelib module or script is longer than MAX_LINES.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "aelib"
+SCRIPTS = PKG.parent / "scripts"
 MAX_LINES = 400
 
 
@@ -97,3 +98,10 @@ def test_module_is_short_and_says_what_it_owns(name):
     tree = ast.parse(path.read_text())
     if path.name != "__main__.py" and n > 20:
         assert ast.get_docstring(tree), f"{path.relative_to(PKG.parent)} has no module docstring"
+
+
+@pytest.mark.parametrize("path", sorted(SCRIPTS.glob("*.py")), ids=lambda p: p.name)
+def test_script_is_short_and_says_what_it_does(path):
+    n = len(path.read_text().splitlines())
+    assert n <= MAX_LINES, f"scripts/{path.name} has {n} lines (> {MAX_LINES}): move its measurements into aelib"
+    assert ast.get_docstring(ast.parse(path.read_text())), f"scripts/{path.name} has no docstring"

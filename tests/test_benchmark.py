@@ -1,4 +1,5 @@
-"""Smoke test of scripts/benchmark.py: every measurement at tiny sizes, the report's structure (no timing asserts)."""
+"""Smoke test of scripts/benchmark.py and aelib.measure: every measurement at tiny sizes, the report's structure
+(no timing asserts)."""
 from __future__ import annotations
 
 import importlib.util
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from aelib import measure
 from aelib.config import make_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,23 +41,23 @@ def _fake_study(root: Path) -> Path:
     return study
 
 
-def test_specs_cover_every_model(bench):
+def test_specs_cover_every_model():
     cfg = make_config("smoke")
-    names = [s["name"] for s in bench.bench_specs(cfg)]
+    names = [s["name"] for s in measure.bench_specs(cfg)]
     assert {"kws", "asr", "ser", "asc"} <= set(names) and any(n.startswith("unet@") for n in names)
-    assert [s["name"] for s in bench.bench_specs(cfg, ["unet"])] == [n for n in names if n.startswith("unet@")]
+    assert [s["name"] for s in measure.bench_specs(cfg, ["unet"])] == [n for n in names if n.startswith("unet@")]
 
 
 @pytest.mark.parametrize("task", ["kws", "asr", "ser", "asc"])
-def test_train_step_runs_with_the_task_loss(bench, task):
+def test_train_step_runs_with_the_task_loss(task):
     cfg = make_config("smoke")
-    spec = next(s for s in bench.bench_specs(cfg, [task]))
-    model = bench.build_model(spec, cfg)
-    batch = bench.make_batch(cfg, task, 0.5, batch_size=2)
-    loss = bench.train_step_fn("ca", cfg, task, None, model, batch)()
+    spec = next(s for s in measure.bench_specs(cfg, [task]))
+    model = measure.build_model(spec, cfg)
+    batch = measure.make_batch(cfg, task, 0.5, batch_size=2)
+    loss = measure.train_step_fn("ca", cfg, task, None, model, batch)()
     assert torch.isfinite(torch.tensor(loss))
     if task == "asr":  # plausible CTC targets: non-blank characters, several per second
-        assert batch["target_length"].min() >= 5 and int(batch["target"].max()) < len(bench.task_labels(cfg, "asr"))
+        assert batch["target_length"].min() >= 5 and int(batch["target"].max()) < len(measure.task_labels(cfg, "asr"))
 
 
 def test_run_benchmark_report_structure(bench, tmp_path):
@@ -80,7 +82,7 @@ def test_run_benchmark_report_structure(bench, tmp_path):
 
     # peak memory: one fresh process through the CLI, the joint (AE + CA) step in-process
     report["memory"] = [bench.peak_memory(cfg, "kws", batch_size=2, steps=1, threads=1),
-                        bench._memory_child(cfg, "joint:kws", batch_size=2, steps=1)]
+                        measure.memory_child(cfg, "joint:kws", batch_size=2, steps=1)]
     for r in report["memory"]:
         assert "error" not in r, r
         assert r["peak_mb"] > 0 and r["rss_before_training_mb"] > 0 and isinstance(r["meets_target"], bool)
