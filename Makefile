@@ -10,7 +10,8 @@ BIN      := $(VENV)/bin
 PRESET   ?= small
 STUDY    ?= default
 WORKERS  ?= 2
-SEEDS    ?= 0 1 2
+SEEDS    ?=# empty: the study's default seeds (aelib.config.SEEDS)
+SEED_ARGS := $(if $(strip $(SEEDS)),--seeds $(SEEDS))
 DEMO_STUDY ?= runs/first-look
 DEMO_PORT  ?= 8866
 DEMO_TASK  ?= asr
@@ -18,7 +19,7 @@ DEMO_TASK  ?= asr
 .PHONY: study first-look demo test setup system venv corpus bench ablations report reproduce clean-venv
 
 study: setup corpus
-	$(BIN)/python -m aelib.study --preset $(PRESET) --study $(STUDY) --workers $(WORKERS) --seeds $(SEEDS)
+	$(BIN)/python -m aelib.study --preset $(PRESET) --study $(STUDY) --workers $(WORKERS) $(SEED_ARGS)
 	$(MAKE) --no-print-directory first-look
 
 # asr and asc x clean, cascade, iterative, seed 0, trained here into runs/first-look/ (skipped once done),
@@ -58,9 +59,9 @@ bench: setup corpus
 # after `make study`: the equal-budget ablations (reuse the study's shared stages), then the README section
 # the equal-budget pair (matched cascade, uniform weights) on every task; the other two on kws and asc
 ablations: setup corpus
-	$(BIN)/python -m aelib.ablations --preset $(PRESET) --workers $(WORKERS) --seeds $(SEEDS) \
+	$(BIN)/python -m aelib.ablations --preset $(PRESET) --workers $(WORKERS) $(SEED_ARGS) \
 		--tasks kws asr ser asc --ablations matched uniform
-	$(BIN)/python -m aelib.ablations --preset $(PRESET) --workers $(WORKERS) --seeds $(SEEDS) \
+	$(BIN)/python -m aelib.ablations --preset $(PRESET) --workers $(WORKERS) $(SEED_ARGS) \
 		--tasks kws asc --ablations softmax rounds1
 
 report: venv
@@ -69,7 +70,7 @@ report: venv
 # a newcomer's check: the same study from scratch under runs/reproduce/ (its own shared stages too),
 # compared run by run with the committed one; exits 1 when a rerun mean is outside the reference's 95 % CI
 reproduce: setup corpus
-	$(BIN)/python -m aelib.study --preset $(PRESET) --study $(STUDY) --run-root runs/reproduce --workers $(WORKERS) --seeds $(SEEDS)
+	$(BIN)/python -m aelib.study --preset $(PRESET) --study $(STUDY) --run-root runs/reproduce --workers $(WORKERS) $(SEED_ARGS)
 	$(BIN)/python scripts/compare_studies.py runs/$(STUDY) runs/reproduce/$(STUDY) --out runs/reproduce/$(STUDY)/reproduction.md
 
 clean-venv:

@@ -38,7 +38,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from .config import TASKS, Config, make_config
+from .config import SEEDS, TASKS, Config, make_config
 from .errors import guard
 from .results import (collect, collect_sources, of_task_kind, paired_vs_iterative, per_utterance, run_dirs,
                       to_markdown)
@@ -63,7 +63,7 @@ def resolve(name: str, preset: str, task: str) -> tuple[str, dict[str, Any]]:
     return paradigm, over(make_config(preset, task=task, paradigm="iterative"))
 
 
-def run_ablations(preset: str = "small", tasks: Sequence[str] = DEFAULT_TASKS, seeds: Sequence[int] = (0, 1, 2),
+def run_ablations(preset: str = "small", tasks: Sequence[str] = DEFAULT_TASKS, seeds: Sequence[int] = SEEDS,
                   names: Sequence[str] = tuple(ABLATIONS), workers: int = 2, run_root: str = "runs",
                   data_dir: str = "", progress: bool = True, threads: int | None = None,
                   command: str = "") -> list[Any]:
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m aelib.ablations", description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="small")
     p.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS), choices=TASKS)
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help="(default: the study's, %(default)s)")
     p.add_argument("--ablations", nargs="+", default=list(ABLATIONS), choices=list(ABLATIONS))
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=None, help="threads per run (default: cores // workers)")

@@ -251,7 +251,8 @@ def ae_rtf(cfg: Config, seconds: float = 10.0, repeats: int = 10, threads: int =
         torch.set_num_threads(old)
     return {"threads": threads, "audio_seconds": seconds, "width": cfg.ae_width, "depth": cfg.ae_depth,
             "seconds": t, "rtf": t["median"] / seconds, "rtf_min": t["min"] / seconds,
-            "rtf_max": t["max"] / seconds, "rtf_cpu": t["cpu_median"] / seconds, "target": RTF_TARGET, "meets_target": t["median"] / seconds <= RTF_TARGET,
+            "rtf_max": t["max"] / seconds, "rtf_cpu": t["cpu_median"] / seconds, "target": RTF_TARGET,
+            "meets_target": t["median"] / seconds <= RTF_TARGET,
             "gflop": flops / 1e9, "gflops": flops / t["median"] / 1e9}
 
 

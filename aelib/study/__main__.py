@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import PARADIGMS, PRESETS, TASKS, parse_sets
+from ..config import PARADIGMS, PRESETS, SEEDS, TASKS, parse_sets
 from ..errors import guard
 from ..corpora.embedded import BuildError
 from ..corpora.sources import SourceError
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--study", default="default", help="runs/<study>/... (default: default)")
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     p.add_argument("--paradigms", nargs="+", default=list(PARADIGMS), choices=PARADIGMS)
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help="(default: %(default)s)")
     p.add_argument("--workers", type=int, default=2, help="parallel notebook executions (default: 2)")
     p.add_argument("--threads", type=int, default=None, help="threads per run (default: cores // workers)")
     p.add_argument("--data-dir", default="", help="corpus root (default: the preset's embedded corpus, built if missing)")

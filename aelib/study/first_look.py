@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..config import SEEDS
 from ..device import cpu_model
 from ..errors import guard
 from ..layout import REPO, relative_to_repo, run_dir
@@ -61,7 +62,7 @@ def compare(here: Path, reference: Path) -> tuple[list[dict[str, Any]], list[str
             from ..runs import settings_diff  # torch; only once the runs exist
 
             diff = [k for k in settings_diff(cfg_ref, cfg_here) if k not in NOT_SETTINGS]
-            seeds = [m for m in (_read(run_dir(reference, task, paradigm, s) / "metrics.json") for s in range(3)) if m]
+            seeds = [m for m in (_read(run_dir(reference, task, paradigm, s) / "metrics.json") for s in SEEDS) if m]
             pm = mine["primary_metric"]
             same = {k: v for k, v in mine.items() if k != "train_seconds"} == \
                    {k: v for k, v in ref.items() if k != "train_seconds"}
@@ -92,7 +93,8 @@ def report(here: Path, reference: Path) -> str:
              f"{ref_info.get('threads_per_worker', '?')} thread(s) per run.",
              "Reruns are bit-identical only on the same CPU model and thread count; elsewhere float-level "
              "differences move a run within the run-to-run noise, shown here as the reference's seed-to-seed sd "
-             "(over its 3 seeds). 'identical' means every number of metrics.json equal; 'k sd' how far the rerun "
+             f"(over its {len(ref_info.get('seeds', SEEDS))} seeds). 'identical' means every number of metrics.json "
+             "equal; 'k sd' how far the rerun "
              "is from the reference's seed-0 run in units of that sd.", ""]
     lines.append("| run | metric | here | reference | delta | reference seed sd | agreement |")
     lines.append("|---|---|---:|---:|---:|---:|---|")
