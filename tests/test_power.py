@@ -60,3 +60,20 @@ def test_target_table_measures_each_target_on_a_study(tmp_path):
     assert md[0].startswith("| target | goal | measured | met |") and len(md) == len(TARGETS) + 2
     lines = question_lines(df)
     assert lines[0].startswith("- kws: `iterative` is better than `noisy`")
+
+
+def test_the_command_line_reports_targets_question_and_power(tmp_path, capsys):
+    from aelib.results.__main__ import main
+    from tests.fake_study import make_study
+
+    study = make_study(tmp_path)
+    assert main([str(study), "--difference", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "| target | goal | measured | met |" in out and "- kws: `iterative` is " in out
+    row = next(line for line in out.splitlines() if line.startswith("| kws | accuracy |"))
+    assert row.split("|")[3].strip() == "3"  # n_seeds of the fake study
+    with pytest.raises(Exception, match="no such study folder"):
+        main([str(tmp_path / "missing")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(Exception, match="no finished runs"):
+        main([str(tmp_path / "empty")])
