@@ -50,6 +50,7 @@ ASR_DECODERS = ("greedy", "lexicon", "bigram")  # aelib.decoding
 # the names of what other modules implement, here so that Config can check them without importing torch;
 # tests/test_config.py checks that each owner implements exactly these
 AE_LOSS_NAMES = ("wsdr", "sisdr", "spec_mse")  # aelib.losses.AE_LOSSES
+AE_MASKS = ("magnitude", "complex")  # aelib.models.unet.UNetEnhancer
 SER_FEATURE_NORMS = ("utterance", "gain", "none")  # aelib.models.frontends.LogMel
 ASR_UNITS = ("char", "word")  # aelib.tasks.asr
 KWS_FEATURES = ("raw", "logmel")  # aelib.tasks.kws
@@ -114,6 +115,9 @@ class Config:
     ae_depth: int = knob(4, "encoder levels, as DESIGN.md", group="AE", shared="always", ge=1)
     ae_loss: str = knob("wsdr", "wsdr (DCUNet weighted SDR, default) | sisdr | spec_mse", group="AE",
                         shared="always", choices=AE_LOSS_NAMES)
+    ae_mask: str = knob("magnitude", "magnitude (a bounded mask on the noisy phase, DESIGN.md) | complex (the same "
+                        "bounded magnitude times a learned phase rotation, with the noisy phase as input)",
+                        group="AE", shared="if_changed", choices=AE_MASKS)
 
     # --- CA -----------------------------------------------------------------------------------
     ca_width: int = knob(32, "base channels of the task model", group="CA", shared="always", ge=1)

@@ -162,10 +162,10 @@ def test_every_committed_run_config_validates_and_round_trips():
 
 def test_the_owners_implement_exactly_the_declared_names():
     from aelib import importance, losses
-    from aelib.config import AE_LOSS_NAMES, ASR_UNITS, IMPORTANCE_METHODS, SER_FEATURE_NORMS
-    from aelib.models import frontends
+    from aelib.config import AE_LOSS_NAMES, AE_MASKS, ASR_UNITS, IMPORTANCE_METHODS, SER_FEATURE_NORMS
+    from aelib.models import frontends, unet
     from aelib.tasks import get_task
-    assert tuple(losses.AE_LOSSES) == AE_LOSS_NAMES
+    assert tuple(losses.AE_LOSSES) == AE_LOSS_NAMES and unet.MASKS == AE_MASKS
     assert importance.METHODS == IMPORTANCE_METHODS and frontends.NORMALIZE == SER_FEATURE_NORMS
     rows = [{"label": "go left", "split": "train"}]
     for units in ASR_UNITS:

@@ -62,25 +62,50 @@ def test_stft_istft_path_is_identity(t):
     model = UNetEnhancer(width=4)
     x = _wave(3, t)
     assert torch.allclose(model.istft(model.stft(x), t), x, atol=1e-4)
-    model.mask = lambda mag: torch.ones_like(mag)  # forward() with an all-ones mask gives the input back
+    model.mask = lambda spec: torch.ones_like(spec.abs())  # forward() with an all-ones mask gives the input back
     assert torch.allclose(model(x), x, atol=1e-4)
 
 
-def test_unet_mask_is_bounded_and_shaped():
-    model = UNetEnhancer(width=4)
+@pytest.mark.parametrize("mask", ["magnitude", "complex"])
+def test_unet_mask_is_bounded_and_shaped(mask):
+    model = UNetEnhancer(width=4, mask=mask)
     spec = model.stft(_wave(2, 5000))
-    mask = model.mask(spec.abs())
-    assert mask.shape == spec.shape
-    assert (mask >= 0).all() and (mask <= 1).all()
+    m = model.mask(spec)
+    assert m.shape == spec.shape and m.is_complex() == (mask == "complex")
+    assert (m.abs() <= 1).all() and (m.real >= 0).all() if mask == "magnitude" else (m.abs() < 1).all()
 
 
-def test_unet_gain_invariant_mask():
-    """The log-magnitude is centred per utterance, so the mask ignores the input gain."""
-    model = UNetEnhancer(width=4).eval()
+@pytest.mark.parametrize("mask", ["magnitude", "complex"])
+def test_unet_gain_invariant_mask(mask):
+    """The log-magnitude is centred per utterance and the phase features are unit phasors: the gain is ignored."""
+    model = UNetEnhancer(width=4, mask=mask).eval()
     x = _wave(1, 8000)
     with torch.no_grad():
         y1, y2 = model(x), model(10 * x)
     assert torch.allclose(10 * y1, y2, atol=1e-3)
+
+
+@pytest.mark.parametrize("t", [1, 257, 4001])
+def test_unet_complex_mask_lengths_and_rotation(t):
+    """The complex variant keeps any length; a rotation of 1 (imaginary logits 0) is the magnitude mask."""
+    model = UNetEnhancer(width=4, mask="complex").eval()
+    with torch.no_grad():
+        assert model(_wave(2, t)).shape == (2, t)
+        model.head.weight[8:].zero_()  # the rotation's imaginary part 0: mask = sigmoid gain, real
+        spec = model.stft(_wave(1, 4000))
+        m = model.mask(spec)
+    assert torch.allclose(m.imag, torch.zeros_like(m.imag)) and (m.real > 0).all()
+    with pytest.raises(ValueError, match="unknown mask"):
+        UNetEnhancer(mask="phase")
+
+
+def test_unet_phase_features_are_smooth_on_a_tone():
+    """A steady tone at a bin's centre frequency advances by exactly that bin's own phase: deviation 0."""
+    model = UNetEnhancer(width=4, mask="complex")
+    k = 40  # bin 40 of 512 at 16 kHz: 1250 Hz
+    x = torch.sin(2 * math.pi * k * SR / 512 * torch.arange(8000) / SR)[None]
+    feat = model._phase_features(model.stft(x))
+    assert torch.allclose(feat[0, 0, k, 2:-2], torch.ones(feat.shape[-1] - 4), atol=1e-3)
 
 
 def test_batchnorm_folding_matches_unfolded():
@@ -268,14 +293,15 @@ def _overfit(model, loss_fn, steps: int, lr: float = 3e-3) -> tuple[float, float
     return losses[0], min(losses[-3:])
 
 
-def test_unet_overfits():
+@pytest.mark.parametrize("mask", ["magnitude", "complex"])
+def test_unet_overfits(mask):
     from aelib.losses import wsdr_loss
 
     t = torch.arange(4000) / SR
     envelope = torch.sin(2 * math.pi * 3 * t)
     clean = torch.stack([0.3 * torch.sin(2 * math.pi * f * t) * envelope for f in (220, 440, 330, 660)])
     noisy = clean + 0.2 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))
-    model = UNetEnhancer(width=4, depth=3)
+    model = UNetEnhancer(width=4, depth=3, mask=mask)
     first, last = _overfit(model, lambda m: wsdr_loss(m(noisy), clean, noisy).mean(), 30, lr=1e-2)
     assert last < first - 0.1, (first, last)
 
@@ -327,7 +353,9 @@ def test_serialize_roundtrip(name):
 
 def test_unet_serialize_and_unknown_model():
     d = serialize(UNetEnhancer(width=4))
-    assert d["model_args"]["width"] == 4
+    assert d["model_args"]["width"] == 4 and "mask" not in d["model_args"]  # older checkpoints' exact arguments
+    c = serialize(UNetEnhancer(width=4, mask="complex"))
+    assert deserialize(c).complex and c["model_args"]["mask"] == "complex"
     with pytest.raises(ValueError):
         deserialize({**d, "model_name": "nope"})
     with pytest.raises(TypeError):

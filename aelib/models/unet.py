@@ -1,7 +1,13 @@
-"""The audio-enhancement model: a magnitude-mask U-Net on the log-magnitude STFT.
+"""The audio-enhancement model: a mask U-Net on the log-magnitude STFT.
 
 noisy wave -> STFT (hann) -> log-magnitude -> 2-D U-Net -> sigmoid mask -> mask x noisy STFT
 (the noisy phase is reused) -> iSTFT of exactly the input length.
+
+``mask="complex"`` is the phase-aware variant: the network also sees the noisy phase, as the cosine and sine
+of its frame-to-frame advance minus the advance of each bin's centre frequency (the instantaneous-frequency
+deviation, which is smooth along a harmonic where the raw phase is not), and its mask is the same bounded
+magnitude times a unit complex number (a learned phase rotation), so that it is no longer capped by the
+noisy phase. It starts as the magnitude mask does (rotation 1).
 
 Designed for speed on one CPU thread (the target is a real-time factor <= 0.01 for width 16 /
 depth 4, i.e. 10 s of 16 kHz audio in <= 0.1 s):
@@ -36,6 +42,9 @@ UNET_PRESETS: dict[str, dict[str, int]] = {
     "small": dict(width=16, depth=4),  # the 2-core CPU study (real-time factor ~0.005 on one thread)
     "paper": dict(width=32, depth=4),  # GPU runs
 }
+
+
+MASKS = ("magnitude", "complex")
 
 
 def check_wave(x: torch.Tensor) -> None:
@@ -97,6 +106,8 @@ class UNetEnhancer(nn.Module):
         depth: number of x2 down-samplings in frequency and time (level 0 counts as one), >= 1.
         max_channels: channel cap of the deepest levels.
         eps: floor inside the log-magnitude.
+        mask: ``"magnitude"`` (sigmoid mask on the noisy phase) or ``"complex"`` (that mask times a learned
+            rotation, with the noisy phase's instantaneous-frequency deviation as two more input channels).
 
     Shape:
         noisy: [batch, time] -> enhanced: [batch, time] (exactly the same length, any length >= 1).
@@ -105,17 +116,22 @@ class UNetEnhancer(nn.Module):
     model_name = "unet"
 
     def __init__(self, n_fft: int = 512, hop: int = 128, width: int = 16, depth: int = 4,
-                 max_channels: int = 256, eps: float = 1e-5) -> None:
+                 max_channels: int = 256, eps: float = 1e-5, mask: str = "magnitude") -> None:
         super().__init__()
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
+        if mask not in MASKS:
+            raise ValueError(f"unknown mask {mask!r}; choose one of {MASKS}")
         if width < 1 or n_fft < 4 or hop < 1 or hop > n_fft:
             raise ValueError(f"bad STFT/U-Net sizes: n_fft={n_fft}, hop={hop}, width={width}")
         self.model_args = dict(n_fft=n_fft, hop=hop, width=width, depth=depth, max_channels=max_channels, eps=eps)
-        self.n_fft, self.hop, self.depth, self.eps = n_fft, hop, depth, eps
+        if mask != "magnitude":  # checkpoints of the magnitude model keep their exact arguments
+            self.model_args["mask"] = mask
+        self.n_fft, self.hop, self.depth, self.eps, self.complex = n_fft, hop, depth, eps, mask == "complex"
+        maps = 3 if self.complex else 1  # mask logit (+ rotation real and imaginary parts)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         ch = [min(width * 2**level, max_channels) for level in range(depth)]
-        self.stem = _ConvBNReLU(1, ch[0], kernel=4, stride=2)  # 4x4 patches, hop 2: half resolution
+        self.stem = _ConvBNReLU(maps, ch[0], kernel=4, stride=2)  # 4x4 patches, hop 2: half resolution
         self.down = nn.ModuleList(_ConvBNReLU(ch[lv - 1], ch[lv], stride=2) for lv in range(1, depth))
         self.bottleneck = _ConvBNReLU(ch[-1], ch[-1])
         self.up = nn.ModuleList(_Up2(ch[lv + 1], ch[lv]) for lv in reversed(range(depth - 1)))
@@ -125,8 +141,10 @@ class UNetEnhancer(nn.Module):
             _ConvBNReLU(2 * ch[lv] if lv > 0 else ch[lv], ch[lv], kernel=3 if lv > 0 else 1)
             for lv in reversed(range(depth - 1))
         )
-        self.head = nn.Conv2d(ch[0], 4, 1)  # 2x2 depth-to-space -> one mask logit per bin
-        nn.init.constant_(self.head.bias, 1.0)  # start near pass-through (mask ~0.73)
+        self.head = nn.Conv2d(ch[0], 4 * maps, 1)  # 2x2 depth-to-space -> one mask logit (+ rotation) per bin
+        nn.init.constant_(self.head.bias, 1.0)  # start near pass-through (mask ~0.73; rotation 1)
+        if self.complex:
+            nn.init.zeros_(self.head.bias[8:])  # rotation's imaginary part 0: the rotation starts at 1
         self.to(memory_format=torch.channels_last)  # oneDNN convs, shuffles and concats are faster in NHWC
 
     # ---- STFT path (public so that tests and plots can use the exact same transform) ----------
@@ -138,14 +156,18 @@ class UNetEnhancer(nn.Module):
     def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         return torch.istft(spec, self.n_fft, self.hop, window=self.window, center=True, length=length)
 
-    def mask(self, mag: torch.Tensor) -> torch.Tensor:
-        """Magnitude [B, F, N] -> mask in (0, 1) of the same shape."""
+    def mask(self, spec: torch.Tensor) -> torch.Tensor:
+        """Complex STFT [B, F, N] -> mask of the same shape: real in (0, 1), or complex with |mask| < 1."""
+        mag = spec.abs()
         n_freq, n_frames = mag.shape[1], mag.shape[2]
         x = torch.log(mag[:, : max(n_freq - 1, 1)] + self.eps)  # drop Nyquist
         x = x - x.mean(dim=(1, 2), keepdim=True)  # gain invariance: a louder input is the same input
         m = 2**self.depth
         f_in, t_in = x.shape[1], x.shape[2]
-        x = F.pad(x, (0, -t_in % m, 0, -f_in % m))[:, None]  # pad with the mean (0 after centring)
+        x = x[:, None]
+        if self.complex:
+            x = torch.cat([x, self._phase_features(spec[:, :f_in])], dim=1)
+        x = F.pad(x, (0, -t_in % m, 0, -f_in % m))  # pad with the mean (0 after centring)
         x = self.stem(x)
         skips = []
         for down in self.down:
@@ -154,10 +176,30 @@ class UNetEnhancer(nn.Module):
         x = self.bottleneck(x)
         for lv, up, merge, skip in zip(reversed(range(self.depth - 1)), self.up, self.merge, reversed(skips)):
             x = merge(torch.cat([up(x), skip], dim=1)) if lv > 0 else self._merge0(x, skip)
-        logits = _depth_to_space(self.head(x))[:, :f_in, :t_in]
+        out = self.head(x)
+        if not self.complex:
+            return self._bounded(_depth_to_space(out), f_in, t_in, n_freq, n_frames)
+        out = F.pixel_shuffle(out.contiguous(), 2)
+        gain, re, im = (self._bounded(out[:, k], f_in, t_in, n_freq, n_frames, squash=k == 0) for k in range(3))
+        return gain * torch.complex(re, im) * torch.rsqrt(re * re + im * im + 1e-8)
+
+    def _bounded(self, logits: torch.Tensor, f_in: int, t_in: int, n_freq: int, n_frames: int,
+                 squash: bool = True) -> torch.Tensor:
+        """Crop the padded [B, F', N'] map to the spectrogram (Nyquist copies the bin below); sigmoid if ``squash``."""
+        logits = logits[:, :f_in, :t_in]
         if n_freq > f_in:
-            logits = torch.cat([logits, logits[:, -1:]], dim=1)  # Nyquist copies the bin below
-        return torch.sigmoid(logits[:, :n_freq, :n_frames])
+            logits = torch.cat([logits, logits[:, -1:]], dim=1)
+        logits = logits[:, :n_freq, :n_frames]
+        return torch.sigmoid(logits) if squash else logits
+
+    def _phase_features(self, spec: torch.Tensor) -> torch.Tensor:
+        """[B, F, N] complex -> [B, 2, F, N]: cos and sin of the phase advance per frame minus each bin's own."""
+        advance = spec[:, :, 1:] * spec[:, :, :-1].conj()
+        advance = F.pad(advance, (1, 0))  # the first frame has no predecessor: 0 -> (cos, sin) = (0, 0)
+        k = torch.arange(spec.shape[1], device=spec.device, dtype=spec.real.dtype)
+        advance = advance * torch.polar(torch.ones_like(k), -2 * torch.pi * k * self.hop / self.n_fft)[:, None]
+        unit = advance / (advance.abs() + 1e-12)
+        return torch.stack([unit.real, unit.imag], dim=1)
 
     def _merge0(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         """Level-0 decoder: relu(bn(up(x) + W_skip skip)); in eval the BatchNorm scale folds into both convs."""
@@ -171,7 +213,8 @@ class UNetEnhancer(nn.Module):
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
         check_wave(noisy)
         spec = self.stft(noisy)
-        return self.istft(spec * self.mask(spec.abs()).to(spec.real.dtype), noisy.shape[-1])  # fp32 under autocast
+        mask = self.mask(spec)
+        return self.istft(spec * mask.to(spec.dtype if mask.is_complex() else spec.real.dtype), noisy.shape[-1])
 
     @classmethod
     def from_preset(cls, name: str, **kwargs: Any) -> "UNetEnhancer":
