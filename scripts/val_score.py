@@ -1,6 +1,7 @@
 """Score trained runs on *all* of their task's validation clips, clean and noisy: the basis for a choice.
 
     python scripts/val_score.py runs/exp-a/asc/clean/seed0 runs/exp-b/asc/clean/seed0 ... [--out F.json]
+    python scripts/val_score.py runs/default/asr/clean/seed0 --beam 20 40 80   # asr: other beam sizes
 
 A run selects its best epoch on a seeded subset of the validation split (``max_train_clips // 4`` clips),
 which one lucky epoch inflates; comparing settings by that score compares luck. This scores each run's kept
@@ -25,13 +26,17 @@ from aelib.runs import load_run
 
 
 @torch.no_grad()
-def score(run_dir: Path) -> dict:
-    """The run's task metrics on all validation clips, clean and noisy."""
+def score(run_dir: Path, beam: int = 0) -> dict:
+    """The run's task metrics on all validation clips, clean and noisy; ``beam`` > 0 re-decodes asr at that beam."""
     run = load_run(run_dir)
+    if beam:
+        if not getattr(run.ca, "decoder", None):
+            raise SystemExit(f"--beam: {run_dir} has no beam-search decoder")
+        run.ca.decoder, run.ca._decoders = {**run.ca.decoder, "beam": beam}, {}
     cfg = dataclasses.replace(run.cfg, max_train_clips=0)  # 0: every clip of every split, val included
     data = load_data(cfg, run.task_spec)
     data.attach_profiles(run.ca)
-    out: dict = {"run": str(run_dir), "val_clips": len(data.rows["val"])}
+    out: dict = {"run": str(run_dir), "val_clips": len(data.rows["val"]), **({"beam": beam} if beam else {})}
     for cond in ("clean", "noisy"):
         ds = data.val_set(clean_only=cond == "clean")
         preds, refs = [], []
@@ -50,12 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path, help="finished run folders with checkpoints")
     ap.add_argument("--out", type=Path, help="write the rows as JSON here")
+    ap.add_argument("--beam", type=int, nargs="+", default=[0],
+                    help="asr: re-decode at each of these beam sizes (0 = the run's own)")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     rows = []
     for r in a.runs:
-        rows.append(score(r))
-        print(json.dumps(rows[-1]), flush=True)
+        for beam in a.beam:
+            rows.append(score(r, beam))
+            print(json.dumps(rows[-1]), flush=True)
     if a.out:
         a.out.write_text(json.dumps(rows, indent=1) + "\n")
     return 0
