@@ -16,7 +16,7 @@ DEMO_STUDY ?= runs/first-look
 DEMO_PORT  ?= 8866
 DEMO_TASK  ?= asr
 
-.PHONY: study first-look demo test setup system venv corpus bench ablations report reproduce clean-venv
+.PHONY: study first-look demo test setup system venv corpus bench ablations power report reproduce clean-venv
 
 study: setup corpus
 	$(BIN)/python -m aelib.study --preset $(PRESET) --study $(STUDY) --workers $(WORKERS) $(SEED_ARGS)
@@ -63,6 +63,15 @@ ablations: setup corpus
 		--tasks kws asr ser asc --ablations matched uniform
 	$(BIN)/python -m aelib.ablations --preset $(PRESET) --workers $(WORKERS) $(SEED_ARGS) \
 		--tasks kws asc --ablations softmax rounds1
+
+# more seeds where the reference study's verdict sits near p = 0.05: seeds 3-5 of asr and ser (every paradigm
+# of the question and the equal-budget pair) under runs/power/, pooled with runs/default's seeds 0-2 (~40 min)
+power: setup corpus
+	$(BIN)/python -m aelib.study --preset $(PRESET) --study default --run-root runs/power --workers $(WORKERS) \
+		--tasks asr ser --paradigms clean noisy cascade joint iterative --seeds 3 4 5 --results never
+	$(BIN)/python -m aelib.ablations --preset $(PRESET) --run-root runs/power --workers $(WORKERS) --seeds 3 4 5 \
+		--tasks asr ser --ablations matched uniform
+	$(BIN)/python scripts/pooled_seeds.py --roots runs runs/power --tasks asr ser --out runs/power/pooled.md
 
 report: venv
 	$(BIN)/python scripts/report.py --study runs/$(STUDY)

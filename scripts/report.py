@@ -3,7 +3,8 @@ page ``docs/results.md`` and the headline block of README.md.
 
 Reads ``runs/<study>/study_info.json``, the run summaries and the tables the results notebook wrote to
 ``runs/<study>/results/`` (``python -m aelib.study``), and the ablation tables in ``runs/ablations/``
-(``python -m aelib.ablations``); the sections that read only those tables are built by
+(``python -m aelib.ablations``), and the pooled seeds of ``make power`` (``runs/power/pooled.md``, written by
+``scripts/pooled_seeds.py``) when present; the sections that read only those tables are built by
 :mod:`aelib.results.sections`, the study's own lines (command, invocations, timings) here. The results
 page (every table and figure) is written whole; in README.md only the text between ``<!-- results:begin -->``
 and ``<!-- results:end -->`` is replaced, by a short headline table with links to the page and to the
@@ -11,7 +12,7 @@ hand-written lab notes (``docs/findings.md``).
 Sentences in the "findings" list are generated from the paired tests, so they change when the numbers do.
 
     python scripts/report.py [--study runs/default] [--ablations runs/ablations] [--readme README.md]
-                             [--page docs/results.md] [--check]
+                             [--page docs/results.md] [--power runs/power/pooled.md] [--check]
 
 ``--check`` writes nothing and exits 1 when either file is not what the script would write, naming it.
 """
@@ -36,6 +37,7 @@ from aelib.results.targets import question_lines, target_markdown
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 FINDINGS = "findings.md"  # the hand-written reading of the tables, beside the results page
+POWER = Path("runs/power/pooled.md")  # `make power`: asr and ser on seeds 0-5 (scripts/pooled_seeds.py)
 LEVERS = "levers.md"  # beside FINDINGS; its section COSTS_ANCHOR says what each unmet target would cost
 COSTS_ANCHOR = "what-the-unmet-goals-would-cost"
 
@@ -129,9 +131,9 @@ def study_line(study: Path) -> list[str]:
     ]
 
 
-def targets_block(df: pd.DataFrame, levers: str = LEVERS) -> list[str]:
+def targets_block(df: pd.DataFrame, here: Path, levers: str = LEVERS, power: Path | None = None) -> list[str]:
     """The targets of the decisive study, each beside its measured value (aelib.results.targets); ``levers``:
-    the link, from the page's folder, to what reaching the unmet ones would cost."""
+    the link, from the page's folder ``here``, to what reaching the unmet ones would cost."""
     if df.empty:
         return []
     return ["Targets of the decisive study (means over seeds of test scores, never used for a choice; "
@@ -139,7 +141,19 @@ def targets_block(df: pd.DataFrame, levers: str = LEVERS) -> list[str]:
             "", *target_markdown(df), "",
             f"What reaching an unmet goal would cost, as measured: [{levers}]({levers}#{COSTS_ANCHOR}).", "",
             "The paper's question, per task: does `iterative` beat the alternatives on the noisy grid? (seed-level "
-            "paired t-tests, mean over the noisy test grid)", "", *question_lines(df), ""]
+            "paired t-tests, mean over the noisy test grid)", "", *question_lines(df), "", *pooled_question(here, power)]
+
+
+def pooled_question(here: Path, power: Path | None) -> list[str]:
+    """The paper's question on the pooled seeds of ``make power`` (the lines it generated), or nothing;
+    ``here``: the folder of the page that links to it."""
+    text = power.read_text().split("The paper's question on all seeds:", 1) if power and power.exists() else []
+    lines = [ln for ln in text[-1].splitlines() if ln.startswith("- ")] if len(text) == 2 else []
+    if not lines:
+        return []
+    return ["With three more seeds where a verdict sat near p = 0.05 (`make power`: seeds 3-5 of asr and ser, "
+            f"pooled with seeds 0-2; every arm, the equal-budget pair included: [{power.name}]({_link(power, here)})):",
+            "", *lines, ""]
 
 
 def _generated_by(study: Path, ablations: Path) -> str:
@@ -147,9 +161,9 @@ def _generated_by(study: Path, ablations: Path) -> str:
 
 
 def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.json"),
-                 page: Path = Path("docs/results.md"), readme: Path = Path("README.md")) -> str:
-    """The full results page: every table and figure of the study and the ablations (figure paths are
-    relative to the page's folder)."""
+                 page: Path = Path("docs/results.md"), readme: Path = Path("README.md"), power: Path | None = None) -> str:
+    """The full results page: every table and figure of the study, the ablations and ``power`` (the pooled
+    seeds of ``make power``, when given and present); figure paths are relative to the page's folder."""
     res = study / "results"
     here = page.parent
     df = collect(study)
@@ -167,7 +181,7 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
         "",
         "## Targets (issue 23)",
         "",
-        *targets_block(df),
+        *targets_block(df, here, power=power),
         significant(study),
         "",
         "## Are the baselines competent?",
@@ -205,6 +219,8 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
     parts += ["## Performance", "", *performance(study, bench), ""]
     if (study / "reproduction.md").exists():
         parts += ["## Reproduction (`python scripts/compare_studies.py`)", "", read_markdown(study / "reproduction.md"), ""]
+    if power and power.exists():
+        parts += ["## More seeds for asr and ser (`make power`)", "", read_markdown(power), ""]
     if (ablations / "bands.md").exists():
         parts += ["## Ablations at equal budgets (`python -m aelib.ablations`)", "",
                   "Primary metric by SNR band and noise split, mean over seeds:", "", read_markdown(ablations / "bands.md"), "",
@@ -217,7 +233,7 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
 
 
 def headline(study: Path, ablations: Path, page: Path = Path("docs/results.md"),
-             readme: Path = Path("README.md")) -> str:
+             readme: Path = Path("README.md"), power: Path | None = None) -> str:
     """The README's block: the study line, one headline table, and links to the results page and the lab notes."""
     here = readme.parent
     info = study_info(study)
@@ -234,7 +250,7 @@ def headline(study: Path, ablations: Path, page: Path = Path("docs/results.md"),
         "",
         *study_line(study),
         "",
-        *targets_block(df, _link(page.parent / LEVERS, here)),
+        *targets_block(df, here, _link(page.parent / LEVERS, here), power),
         f"Primary metric, mean ± 95 % CI over {seeds} seeds: the `clean` CA on clean test audio, and each paradigm's "
         "mean over the noisy test grid (every test SNR, seen and unseen noise types; the best in bold). Test speech is "
         "synthetic voices unseen in training"
@@ -264,16 +280,18 @@ def main() -> int:
     p.add_argument("--readme", default="README.md")
     p.add_argument("--page", default="docs/results.md", help="the full results page (written whole)")
     p.add_argument("--bench", default="runs/benchmark.json")
+    p.add_argument("--power", default=str(POWER), help="the pooled seeds of `make power` (skipped if absent)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is stale")
     a = p.parse_args()
     study, ablations, readme, page = Path(a.study), Path(a.ablations), Path(a.readme), Path(a.page)
     if not (study / "study_info.json").is_file():
         raise FileNotFoundError(f"no study at {study} (no study_info.json): --study takes a folder such as runs/default")
-    new_readme = _readme_text(readme, headline(study, ablations, page, readme))
+    power = Path(a.power)
+    new_readme = _readme_text(readme, headline(study, ablations, page, readme, power))
     if new_readme is None:
         print(f"{readme} has no {BEGIN} ... {END} block", file=sys.stderr)
         return 2
-    new_page = results_page(study, ablations, Path(a.bench), page, readme)
+    new_page = results_page(study, ablations, Path(a.bench), page, readme, power)
     outputs = ((readme, new_readme), (page, new_page))
     if a.check:
         stale = [str(path) for path, new in outputs if not path.exists() or path.read_text() != new]

@@ -251,3 +251,42 @@ def test_the_committed_runs_match_the_preset_they_claim():
         resolved = make_config(cfg["preset"], task=cfg["task"], paradigm=cfg["paradigm"], seed=cfg["seed"],
                                study=cfg["study"], data_dir=cfg["data_dir"], run_root=cfg["run_root"])
         assert settings_diff(params.parent, resolved) == [], params.parent
+
+
+def _pooled_module():
+    spec = importlib.util.spec_from_file_location("pooled_seeds", REPO / "scripts" / "pooled_seeds.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_pooled_seeds_pool_two_roots_and_reach_the_report(tmp_path):
+    """`make power`'s pooling: seeds 0-2 of one root and 3-5 of another, every arm paired by seed; an arm
+    missing from some seeds is left out; the same seed in both roots is refused; the report quotes the verdicts."""
+    pooled, rep = _pooled_module(), _report_module()
+    first, second = tmp_path / "runs", tmp_path / "runs" / "power"
+    for root, seeds in ((first, (0, 1, 2)), (second, (3, 4, 5))):
+        for seed in seeds:
+            for p in BASE:
+                write_run(root / "default", "kws", p, seed)
+            write_run(root / "ablation-uniform", "kws", "cascade", seed)  # an arm scoring like cascade
+        (root / "ablation-uniform" / "kws" / "cascade").rename(root / "ablation-uniform" / "kws" / "iterative")
+    for seed in (0, 1, 2):  # an arm of the first root only: not on every seed, left out
+        write_run(first / "ablation-matched", "kws", "cascade", seed)
+    write_run(first / "default", "kws", "clean", 9)  # a seed without iterative: not pooled
+    cells, per_root = pooled.pool([first, second], ["kws"], ["uniform", "matched"])
+    assert sorted(cells["seed"].unique()) == [0, 1, 2, 3, 4, 5]
+    assert set(cells["paradigm"]) == set(BASE) | {"iterative, uniform weights"}
+    text = pooled.markdown([first, second], cells, per_root, "cmd")
+    assert "| p, seeds 0,1,2 | p, seeds 3,4,5 | p, all seeds |" in text
+    assert "| kws | iterative, uniform weights | 6 | 0.725 | 0.625 | +0.100 |" in text
+    assert "| kws | 6 | 6 |" in text  # the power row: six seeds, six arms
+    out = tmp_path / "pooled.md"
+    out.write_text(text)
+    lines = rep.pooled_question(tmp_path, out)
+    assert lines[0].startswith("With three more seeds") and "](pooled.md)" in lines[0]
+    assert any(ln.startswith("- kws: `iterative` is better than `noisy`") for ln in lines)
+    assert rep.pooled_question(tmp_path, tmp_path / "absent.md") == []
+    write_run(second / "default", "kws", "iterative", 0)
+    with pytest.raises(SystemExit, match="must hold other seeds"):
+        pooled.pool([first, second], ["kws"], ["uniform"])

@@ -114,8 +114,9 @@ def target_markdown(df: pd.DataFrame) -> list[str]:
     return lines
 
 
-def question_lines(df: pd.DataFrame, alpha: float = 0.05) -> list[str]:
-    """The paper's question per task: does ``iterative`` beat ``noisy``, ``cascade`` and ``joint``?
+def question_lines(df: pd.DataFrame, alpha: float = 0.05, arms: tuple[str, ...] = ("noisy", "cascade", "joint")
+                   ) -> list[str]:
+    """The paper's question per task: does ``iterative`` beat ``noisy``, ``cascade`` and ``joint`` (``arms``)?
 
     One line per task from the seed-level paired tests, with the difference the seeds resolve
     (:func:`aelib.results.power.power_table`) so that "no difference" reads as "none larger than that".
@@ -127,7 +128,7 @@ def question_lines(df: pd.DataFrame, alpha: float = 0.05) -> list[str]:
     tests = paired_vs_iterative(df)
     if tests.empty:
         return []
-    tests = tests[(tests["level"] == "seed") & tests["paradigm"].isin(("noisy", "cascade", "joint"))]
+    tests = tests[(tests["level"] == "seed") & tests["paradigm"].isin(arms)]
     power = power_table(df).set_index("task")
     lines = []
     for task, g in tests.groupby("task", sort=False):
