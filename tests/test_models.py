@@ -99,6 +99,15 @@ def test_unet_complex_mask_lengths_and_rotation(t):
         UNetEnhancer(mask="phase")
 
 
+@pytest.mark.parametrize("mask", ["magnitude", "complex"])
+def test_unet_runs_under_bf16_autocast(mask):
+    """amp=True: the mask is made in fp32 (torch.complex has no bf16), the output is fp32."""
+    model = UNetEnhancer(width=4, mask=mask)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = model(_wave(2, 4000))
+    assert y.dtype == torch.float32 and torch.isfinite(y).all()
+
+
 def test_unet_phase_features_are_smooth_on_a_tone():
     """A steady tone at a bin's centre frequency advances by exactly that bin's own phase: deviation 0."""
     model = UNetEnhancer(width=4, mask="complex")

@@ -179,7 +179,7 @@ class UNetEnhancer(nn.Module):
         out = self.head(x)
         if not self.complex:
             return self._bounded(_depth_to_space(out), f_in, t_in, n_freq, n_frames)
-        out = F.pixel_shuffle(out.contiguous(), 2)
+        out = F.pixel_shuffle(out.contiguous().float(), 2)  # fp32 under autocast: torch.complex has no bf16
         gain, re, im = (self._bounded(out[:, k], f_in, t_in, n_freq, n_frames, squash=k == 0) for k in range(3))
         return gain * torch.complex(re, im) * torch.rsqrt(re * re + im * im + 1e-8)
 
@@ -214,7 +214,8 @@ class UNetEnhancer(nn.Module):
         check_wave(noisy)
         spec = self.stft(noisy)
         mask = self.mask(spec)
-        return self.istft(spec * mask.to(spec.dtype if mask.is_complex() else spec.real.dtype), noisy.shape[-1])
+        mask = mask.to(spec.dtype if mask.is_complex() else spec.real.dtype)  # fp32 under autocast
+        return self.istft(spec * mask, noisy.shape[-1])
 
     @classmethod
     def from_preset(cls, name: str, **kwargs: Any) -> "UNetEnhancer":
