@@ -85,25 +85,28 @@ def run_ablations(preset: str = "small", tasks: Sequence[str] = DEFAULT_TASKS, s
     return reports
 
 
-def combined(run_root: str | Path = "runs", base: str = "default", names: Sequence[str] = tuple(ABLATIONS)
+def combined(run_root: str | Path = "runs", base: str = "default", names: Sequence[str] = tuple(ABLATIONS),
+             keep: Sequence[str] | None = ("cascade", "iterative"), utterances: bool = True
              ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(cells, utterances) of the base study's cascade and iterative runs plus every ablation, the
-    ablations relabelled as their own "paradigm" so that :func:`aelib.results.paired_vs_iterative` applies."""
+    """(cells, utterances) of the base study's ``keep`` runs (None: every paradigm) plus every ablation, the
+    ablations relabelled as their own "paradigm" so that :func:`aelib.results.paired_vs_iterative` applies.
+    ``utterances=False`` skips reading the per-utterance predictions (an empty frame instead)."""
 
     root = Path(run_root)
-    keep = ("cascade", "iterative")
-    cells = [collect(root / base).query("paradigm in @keep")]
-    utts = [per_utterance(root / base, paradigms=keep)]
+    base_cells = collect(root / base)
+    cells = [base_cells if keep is None else base_cells[base_cells["paradigm"].isin(keep)]]
+    utts = [per_utterance(root / base, paradigms=keep)] if utterances else []
     for name in names:
         d = root / f"ablation-{name}"
         if not d.exists():
             continue
         label = ABLATIONS[name][2]
-        c, u = collect(d), per_utterance(d)
+        c = collect(d)
         if not c.empty:
             cells.append(c.assign(paradigm=label))
-            utts.append(u.assign(paradigm=label))
-    return pd.concat(cells, ignore_index=True), pd.concat(utts, ignore_index=True)
+            if utterances:
+                utts.append(per_utterance(d).assign(paradigm=label))
+    return pd.concat(cells, ignore_index=True), pd.concat(utts, ignore_index=True) if utts else pd.DataFrame()
 
 
 def arms(run_root: str | Path = "runs", base: str = "default",
