@@ -178,19 +178,19 @@ class UNetEnhancer(nn.Module):
             x = merge(torch.cat([up(x), skip], dim=1)) if lv > 0 else self._merge0(x, skip)
         out = self.head(x)
         if not self.complex:
-            return self._bounded(_depth_to_space(out), f_in, t_in, n_freq, n_frames)
+            return torch.sigmoid(self._crop(_depth_to_space(out), f_in, t_in, n_freq, n_frames))
         out = F.pixel_shuffle(out.contiguous().float(), 2)  # fp32 under autocast: torch.complex has no bf16
-        gain, re, im = (self._bounded(out[:, k], f_in, t_in, n_freq, n_frames, squash=k == 0) for k in range(3))
-        return gain * torch.complex(re, im) * torch.rsqrt(re * re + im * im + 1e-8)
+        out = self._crop(out, f_in, t_in, n_freq, n_frames)
+        re, im = out[:, 1], out[:, 2]
+        return torch.sigmoid(out[:, 0]) * torch.complex(re, im) * torch.rsqrt(re * re + im * im + 1e-8)
 
-    def _bounded(self, logits: torch.Tensor, f_in: int, t_in: int, n_freq: int, n_frames: int,
-                 squash: bool = True) -> torch.Tensor:
-        """Crop the padded [B, F', N'] map to the spectrogram (Nyquist copies the bin below); sigmoid if ``squash``."""
-        logits = logits[:, :f_in, :t_in]
+    @staticmethod
+    def _crop(logits: torch.Tensor, f_in: int, t_in: int, n_freq: int, n_frames: int) -> torch.Tensor:
+        """Crop padded [..., F', N'] logits to the spectrogram's [..., F, N]; the Nyquist bin copies the bin below."""
+        logits = logits[..., :f_in, :t_in]
         if n_freq > f_in:
-            logits = torch.cat([logits, logits[:, -1:]], dim=1)
-        logits = logits[:, :n_freq, :n_frames]
-        return torch.sigmoid(logits) if squash else logits
+            logits = torch.cat([logits, logits[..., -1:, :]], dim=-2)
+        return logits[..., :n_freq, :n_frames]
 
     def _phase_features(self, spec: torch.Tensor) -> torch.Tensor:
         """[B, F, N] complex -> [B, 2, F, N]: cos and sin of the phase advance per frame minus each bin's own."""
