@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -26,28 +27,34 @@ from aelib.runs import load_run
 
 
 @torch.no_grad()
-def score(run_dir: Path, beam: int = 0) -> dict:
-    """The run's task metrics on all validation clips, clean and noisy; ``beam`` > 0 re-decodes asr at that beam."""
+def score(run_dir: Path, beams: Sequence[int] = (0,)) -> list[dict]:
+    """The run's task metrics on all validation clips, clean and noisy, one row per beam (asr: 0 = the run's own
+    beam, else re-decoded at that beam); the run and its data are loaded once."""
     run = load_run(run_dir)
-    if beam:
-        if not getattr(run.ca, "decoder", None):
-            raise SystemExit(f"--beam: {run_dir} has no beam-search decoder")
-        run.ca.decoder, run.ca._decoders = {**run.ca.decoder, "beam": beam}, {}
+    own = getattr(run.ca, "decoder", None)
+    if any(beams) and not own:
+        raise SystemExit(f"--beam: {run_dir} has no beam-search decoder")
     cfg = dataclasses.replace(run.cfg, max_train_clips=0)  # 0: every clip of every split, val included
     data = load_data(cfg, run.task_spec)
     data.attach_profiles(run.ca)
-    out: dict = {"run": str(run_dir), "val_clips": len(data.rows["val"]), **({"beam": beam} if beam else {})}
-    for cond in ("clean", "noisy"):
-        ds = data.val_set(clean_only=cond == "clean")
-        preds, refs = [], []
-        for batch in data.loader(ds, shuffle=False):
-            x = batch["clean"] if cond == "clean" else batch["noisy"]
-            if cond == "noisy" and run.ae is not None:
-                x = run.ae(x)
-            preds.extend(predict_batch(run.task_spec, run.ca, x, batch["length"], data.labels, batch.get("profile")))
-            refs.extend(ds.rows[int(i)]["label"] for i in batch["index"])
-        out.update({f"{cond}_{k}": round(v, 4) for k, v in run.task_spec.score(preds, refs, data.labels).items()})
-    return out
+    rows = []
+    for beam in beams:
+        if own:
+            run.ca.decoder, run.ca._decoders = {**own, "beam": beam} if beam else own, {}
+        out: dict = {"run": str(run_dir), "val_clips": len(data.rows["val"]), **({"beam": beam} if beam else {})}
+        for cond in ("clean", "noisy"):
+            ds = data.val_set(clean_only=cond == "clean")
+            preds, refs = [], []
+            for batch in data.loader(ds, shuffle=False):
+                x = batch["clean"] if cond == "clean" else batch["noisy"]
+                if cond == "noisy" and run.ae is not None:
+                    x = run.ae(x)
+                preds.extend(predict_batch(run.task_spec, run.ca, x, batch["length"], data.labels,
+                                           batch.get("profile")))
+                refs.extend(ds.rows[int(i)]["label"] for i in batch["index"])
+            out.update({f"{cond}_{k}": round(v, 4) for k, v in run.task_spec.score(preds, refs, data.labels).items()})
+        rows.append(out)
+    return rows
 
 
 @guard
@@ -61,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     rows = []
     for r in a.runs:
-        for beam in a.beam:
-            rows.append(score(r, beam))
-            print(json.dumps(rows[-1]), flush=True)
+        for row in score(r, a.beam):
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     if a.out:
         a.out.write_text(json.dumps(rows, indent=1) + "\n")
     return 0
