@@ -16,11 +16,16 @@ from .test_results import BASE, write_run
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _report_module():
-    spec = importlib.util.spec_from_file_location("report", REPO / "scripts" / "report.py")
+def _script(name):
+    """scripts/<name>.py as a module (scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def _report_module():
+    return _script("report")
 
 
 @pytest.fixture
@@ -185,9 +190,7 @@ def test_readme_is_a_front_page():
 
 def test_compare_studies_timing_table(tmp_path):
     """--timing: notebook seconds of the runs both studies made, per paradigm, with a total."""
-    spec = importlib.util.spec_from_file_location("compare_studies", REPO / "scripts" / "compare_studies.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _script("compare_studies")
     run = lambda p, seed, s: {"task": "kws", "paradigm": p, "seed": seed, "status": "done", "seconds": s}  # noqa: E731
     ref, new = tmp_path / "ref.json", tmp_path / "new.json"
     ref.write_text(json.dumps({"runs": [run("clean", 0, 100), run("clean", 1, 120), run("joint", 0, 400)]}))
@@ -253,17 +256,10 @@ def test_the_committed_runs_match_the_preset_they_claim():
         assert settings_diff(params.parent, resolved) == [], params.parent
 
 
-def _pooled_module():
-    spec = importlib.util.spec_from_file_location("pooled_seeds", REPO / "scripts" / "pooled_seeds.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_pooled_seeds_pool_two_roots_and_reach_the_report(tmp_path):
     """`make power`'s pooling: seeds 0-2 of one root and 3-5 of another, every arm paired by seed; an arm
     missing from some seeds is left out; the same seed in both roots is refused; the report quotes the verdicts."""
-    pooled, rep = _pooled_module(), _report_module()
+    pooled, rep = _script("pooled_seeds"), _report_module()
     first, second = tmp_path / "runs", tmp_path / "runs" / "power"
     for root, seeds in ((first, (0, 1, 2)), (second, (3, 4, 5))):
         for seed in seeds:
