@@ -51,6 +51,7 @@ ASR_DECODERS = ("greedy", "lexicon", "bigram")  # aelib.decoding
 # tests/test_config.py checks that each owner implements exactly these
 AE_LOSS_NAMES = ("wsdr", "sisdr", "spec_mse")  # aelib.losses.AE_LOSSES
 AE_MASKS = ("magnitude", "complex")  # aelib.models.unet.UNetEnhancer
+AE_CONTEXTS = ("none", "gru")  # aelib.models.unet.UNetEnhancer
 SER_FEATURE_NORMS = ("utterance", "gain", "none")  # aelib.models.frontends.LogMel
 ASR_UNITS = ("char", "word")  # aelib.tasks.asr
 KWS_FEATURES = ("raw", "logmel")  # aelib.tasks.kws
@@ -118,6 +119,8 @@ class Config:
     ae_mask: str = knob("magnitude", "magnitude (a bounded mask on the noisy phase, DESIGN.md) | complex (the same "
                         "bounded magnitude times a learned phase rotation, with the noisy phase as input)",
                         group="AE", shared="if_changed", choices=AE_MASKS)
+    ae_context: str = knob("none", "none | gru (a residual bidirectional GRU over the U-Net bottleneck's frames: "
+                           "context of the whole clip)", group="AE", shared="if_changed", choices=AE_CONTEXTS)
 
     # --- CA -----------------------------------------------------------------------------------
     ca_width: int = knob(32, "base channels of the task model", group="CA", shared="always", ge=1)

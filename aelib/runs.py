@@ -193,7 +193,8 @@ def build_ae(cfg: Config) -> torch.nn.Module:
     """The run's front-end: noisereduce's spectral gate for ``noisereduce``, else the U-Net."""
     if cfg.paradigm == "noisereduce":
         return SpectralGate(cfg.sample_rate, nonstationary=cfg.gate_nonstationary)
-    return UNetEnhancer(n_fft=cfg.n_fft, hop=cfg.hop, width=cfg.ae_width, depth=cfg.ae_depth, mask=cfg.ae_mask)
+    return UNetEnhancer(n_fft=cfg.n_fft, hop=cfg.hop, width=cfg.ae_width, depth=cfg.ae_depth, mask=cfg.ae_mask,
+                        context=cfg.ae_context)
 
 
 class Pipeline:

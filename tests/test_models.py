@@ -99,13 +99,40 @@ def test_unet_complex_mask_lengths_and_rotation(t):
         UNetEnhancer(mask="phase")
 
 
-@pytest.mark.parametrize("mask", ["magnitude", "complex"])
-def test_unet_runs_under_bf16_autocast(mask):
+@pytest.mark.parametrize("mask,context", [("magnitude", "none"), ("complex", "none"), ("magnitude", "gru")])
+def test_unet_runs_under_bf16_autocast(mask, context):
     """amp=True: the mask is made in fp32 (torch.complex has no bf16), the output is fp32."""
-    model = UNetEnhancer(width=4, mask=mask)
+    model = UNetEnhancer(width=4, mask=mask, context=context)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = model(_wave(2, 4000))
     assert y.dtype == torch.float32 and torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("t", [1, 257, 4001, 40_000])
+def test_unet_context_starts_as_the_plain_unet_and_keeps_lengths(t):
+    """context="gru": any length; with its zero-initialised output projection it is the plain U-Net."""
+    torch.manual_seed(0)
+    plain = UNetEnhancer(width=4).eval()
+    torch.manual_seed(0)
+    gru = UNetEnhancer(width=4, context="gru", context_dim=16).eval()
+    gru.load_state_dict(plain.state_dict(), strict=False)
+    x = _wave(2, t)
+    with torch.no_grad():
+        assert torch.equal(gru(x), plain(x)) and gru(x).shape == (2, t)
+    with pytest.raises(ValueError, match="unknown context"):
+        UNetEnhancer(context="lstm")
+
+
+def test_unet_context_reaches_across_the_clip():
+    """The bottleneck's GRU: a change in its last frame moves its first (convolutions reach a few frames)."""
+    model = UNetEnhancer(width=4, context="gru", context_dim=16).eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(model.context.out.weight, std=0.5)
+        x = torch.randn(1, 32, 16, 50, generator=torch.Generator().manual_seed(0))
+        y = x.clone()
+        y[..., -1] += 1.0
+        a, b = model.context(x), model.context(y)
+    assert a.shape == x.shape and not torch.allclose(a[..., 0], b[..., 0])
 
 
 def test_unet_phase_features_are_smooth_on_a_tone():
@@ -365,6 +392,8 @@ def test_unet_serialize_and_unknown_model():
     assert d["model_args"]["width"] == 4 and "mask" not in d["model_args"]  # older checkpoints' exact arguments
     c = serialize(UNetEnhancer(width=4, mask="complex"))
     assert deserialize(c).complex and c["model_args"]["mask"] == "complex"
+    g = serialize(UNetEnhancer(width=4, context="gru", context_dim=16))
+    assert deserialize(g).context is not None and g["model_args"]["context_dim"] == 16
     with pytest.raises(ValueError):
         deserialize({**d, "model_name": "nope"})
     with pytest.raises(TypeError):

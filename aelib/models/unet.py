@@ -9,6 +9,10 @@ deviation, which is smooth along a harmonic where the raw phase is not), and its
 magnitude times a unit complex number (a learned phase rotation), so that it is no longer capped by the
 noisy phase. It starts as the magnitude mask does (rotation 1).
 
+``context="gru"`` adds temporal context at the bottleneck: a bidirectional GRU over its frames (each frame the
+flattened channels x frequencies, projected to ``context_dim``), added back residually through a projection that
+starts at zero, so that the network starts as the plain U-Net. The convolutions see ~1 s; the GRU sees the clip.
+
 Designed for speed on one CPU thread (the target is a real-time factor <= 0.01 for width 16 /
 depth 4, i.e. 10 s of 16 kHz audio in <= 0.1 s):
 
@@ -45,6 +49,7 @@ UNET_PRESETS: dict[str, dict[str, int]] = {
 
 
 MASKS = ("magnitude", "complex")
+CONTEXTS = ("none", "gru")
 
 
 def check_wave(x: torch.Tensor) -> None:
@@ -90,6 +95,24 @@ class _Up2(nn.Module):
         return F.pixel_shuffle(self.conv(x), 2)
 
 
+class _TemporalContext(nn.Module):
+    """Residual bidirectional GRU over the frames of a [B, C, F, T] map (C x F flattened per frame)."""
+
+    def __init__(self, channels: int, freqs: int, dim: int) -> None:
+        super().__init__()
+        self.inp = nn.Linear(channels * freqs, dim)
+        self.gru = nn.GRU(dim, dim // 2, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(2 * (dim // 2), channels * freqs)
+        nn.init.zeros_(self.out.weight)  # starts as the identity: the plain U-Net
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, f, t = x.shape
+        seq = x.permute(0, 3, 1, 2).reshape(b, t, c * f)
+        seq = self.out(self.gru(F.relu(self.inp(seq)))[0].float())  # fp32: GRU under autocast may return bf16
+        return x + seq.reshape(b, t, c, f).permute(0, 2, 3, 1).to(x.dtype)
+
+
 def _depth_to_space(x: torch.Tensor) -> torch.Tensor:
     """[B, 4, H, W] -> [B, 2H, 2W] (``pixel_shuffle`` by 2 with one output channel, via a reshape)."""
     b, _, h, w = x.shape
@@ -108,6 +131,8 @@ class UNetEnhancer(nn.Module):
         eps: floor inside the log-magnitude.
         mask: ``"magnitude"`` (sigmoid mask on the noisy phase) or ``"complex"`` (that mask times a learned
             rotation, with the noisy phase's instantaneous-frequency deviation as two more input channels).
+        context: ``"none"`` or ``"gru"`` (a residual bidirectional GRU over the bottleneck's frames).
+        context_dim: the GRU's width (both directions together).
 
     Shape:
         noisy: [batch, time] -> enhanced: [batch, time] (exactly the same length, any length >= 1).
@@ -116,17 +141,22 @@ class UNetEnhancer(nn.Module):
     model_name = "unet"
 
     def __init__(self, n_fft: int = 512, hop: int = 128, width: int = 16, depth: int = 4,
-                 max_channels: int = 256, eps: float = 1e-5, mask: str = "magnitude") -> None:
+                 max_channels: int = 256, eps: float = 1e-5, mask: str = "magnitude", context: str = "none",
+                 context_dim: int = 128) -> None:
         super().__init__()
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
         if mask not in MASKS:
             raise ValueError(f"unknown mask {mask!r}; choose one of {MASKS}")
+        if context not in CONTEXTS:
+            raise ValueError(f"unknown context {context!r}; choose one of {CONTEXTS}")
         if width < 1 or n_fft < 4 or hop < 1 or hop > n_fft:
             raise ValueError(f"bad STFT/U-Net sizes: n_fft={n_fft}, hop={hop}, width={width}")
         self.model_args = dict(n_fft=n_fft, hop=hop, width=width, depth=depth, max_channels=max_channels, eps=eps)
         if mask != "magnitude":  # checkpoints of the magnitude model keep their exact arguments
             self.model_args["mask"] = mask
+        if context != "none":
+            self.model_args.update(context=context, context_dim=context_dim)
         self.n_fft, self.hop, self.depth, self.eps, self.complex = n_fft, hop, depth, eps, mask == "complex"
         maps = 3 if self.complex else 1  # mask logit (+ rotation real and imaginary parts)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
@@ -134,6 +164,8 @@ class UNetEnhancer(nn.Module):
         self.stem = _ConvBNReLU(maps, ch[0], kernel=4, stride=2)  # 4x4 patches, hop 2: half resolution
         self.down = nn.ModuleList(_ConvBNReLU(ch[lv - 1], ch[lv], stride=2) for lv in range(1, depth))
         self.bottleneck = _ConvBNReLU(ch[-1], ch[-1])
+        f_bottleneck = -(-max(n_fft // 2, 1) // 2**depth)  # the padded input's bins after depth halvings
+        self.context = _TemporalContext(ch[-1], f_bottleneck, context_dim) if context == "gru" else None
         self.up = nn.ModuleList(_Up2(ch[lv + 1], ch[lv]) for lv in reversed(range(depth - 1)))
         # level l > 0: 3x3 conv on concat(up, skip). Level 0: 1x1 conv on concat(up, skip), computed as
         # up + W_skip(skip) because the 1x1 weights acting on the up half fold into the (linear) up conv.
@@ -174,6 +206,8 @@ class UNetEnhancer(nn.Module):
             skips.append(x)
             x = down(x)
         x = self.bottleneck(x)
+        if self.context is not None:
+            x = self.context(x)
         for lv, up, merge, skip in zip(reversed(range(self.depth - 1)), self.up, self.merge, reversed(skips)):
             x = merge(torch.cat([up(x), skip], dim=1)) if lv > 0 else self._merge0(x, skip)
         out = self.head(x)
