@@ -2,7 +2,6 @@
 (no timing asserts)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,15 +11,12 @@ import torch
 from aelib import measure
 from aelib.config import make_config
 
-ROOT = Path(__file__).resolve().parents[1]
+from .scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("aelib_benchmark", ROOT / "scripts" / "benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmark")
 
 
 @pytest.fixture(autouse=True)

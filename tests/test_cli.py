@@ -10,6 +10,7 @@ from aelib.errors import USAGE_EXIT, UserError, guard
 from aelib.layout import REPO
 
 from .fake_corpus import make_fake_corpus
+from .scripts import load_script
 
 
 def _one_error_line(capsys, rc: int) -> str:
@@ -119,13 +120,9 @@ def test_a_bug_keeps_its_traceback():
 
 
 def test_equal_runs_models_compares_weights_not_configs(tmp_path):
-    import importlib.util
-
     import torch
 
-    spec = importlib.util.spec_from_file_location("equal_runs", REPO / "scripts" / "equal_runs.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("equal_runs")
 
     def save(study, cfg, w):
         p = tmp_path / study / "kws" / "noisy" / "seed0" / "checkpoints" / "best.th"

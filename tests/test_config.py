@@ -5,7 +5,6 @@ read as the field's type, and the committed runs' configs still validate. The pr
 field: tests/test_config_properties.py."""
 import dataclasses
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
@@ -16,6 +15,8 @@ from aelib.config import (PARADIGMS, PRESETS, SHARED_ROLES, TASKS, Config, Confi
                           make_config, parse_sets, shared_settings)
 from aelib.paradigms import phases
 from aelib.train import shared_key
+
+from .scripts import load_script
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -118,10 +119,7 @@ def test_shared_settings_add_an_if_changed_knob_only_off_its_default():
 
 
 def _knobs_module():
-    spec = importlib.util.spec_from_file_location("knobs", REPO / "scripts" / "knobs.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("knobs")
 
 
 def test_docs_config_md_is_generated_and_up_to_date(tmp_path, monkeypatch):

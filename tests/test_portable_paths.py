@@ -3,7 +3,6 @@ path rule of :func:`aelib.layout.relative_to_repo`, and the writers of study_inf
 inventory table."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -14,13 +13,12 @@ import pytest
 from aelib import layout
 from aelib.layout import REPO, relative_to_repo, resolve_recorded
 
+from .scripts import load_script
+
 
 @pytest.fixture(scope="module")
 def pp():
-    spec = importlib.util.spec_from_file_location("aelib_portable_paths", REPO / "scripts" / "portable_paths.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("portable_paths")
 
 
 def _git_checkout() -> bool:
@@ -110,9 +108,7 @@ def test_inventory_and_benchmark_record_portable_paths():
     assert list(inv["run_dir"]) == ["runs/default/kws/clean/seed0"]
     if not (study / "study_info.json").exists():
         pytest.skip("no committed study")
-    spec = importlib.util.spec_from_file_location("aelib_benchmark", REPO / "scripts" / "benchmark.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("benchmark")
     times = bench.study_times(study)
     assert times["study_dir"] == "runs/default" and str(REPO) not in json.dumps(times)
 

@@ -1,6 +1,5 @@
 """The results page, the README's headline block and the ablation tables are generated from run folders
 (no training)."""
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -11,17 +10,13 @@ import pytest
 from aelib import ablations, results
 from aelib.results import sections
 
+from .scripts import load_script
 from .test_results import BASE, write_run
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _script(name):
-    """scripts/<name>.py as a module (scripts are not a package)."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+_script = load_script
 
 
 def _report_module():
