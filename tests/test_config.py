@@ -130,7 +130,7 @@ def test_docs_config_md_is_generated_and_up_to_date(tmp_path, monkeypatch):
     assert text == knobs.render(), "docs/config.md is stale: run `python scripts/knobs.py` and commit"
     for f in dataclasses.fields(Config):
         assert f"| `{f.name}` |" in text
-    assert "| `ca_epochs` | `int` | `6` | `1` | `8`; kws `16`; asr `12` | `40` | `never` |" in text
+    assert "| `ca_epochs` | `int` | `6` | `1` | `8`; kws `16`; asr `8` | `40` | `never` |" in text
     stale = tmp_path / "config.md"
     stale.write_text(text.replace("`16`", "`17`"))
     monkeypatch.setattr("sys.argv", ["knobs", "--out", str(stale), "--check"])
