@@ -297,7 +297,7 @@ TASK_PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             asr_rnn_dim=128, asr_rnn_layers=1,  # one BiGRU layer of 128: what gets CTC off its plateau
             batch_size=8, lr=3e-3,  # the over-fitting check's settings; 5e-3 and batches of 16 did worse
             # twice the clips at the same AE clip-steps, 8 CA epochs (1.33x the CA's clip-steps) and beam 80: the
-            # clean CA's val WER 0.33 -> ~0.22 for ~+7 min of the study; docs/levers.md "asr: clips and beam"
+            # clean CA's val WER 0.33 -> ~0.22 for ~+9 min of the study; docs/levers.md "asr: clips and beam"
             max_train_clips=1000, max_eval_clips=40, ae_epochs=4, ca_epochs=8, ca_epochs_per_round=1,
             length_buckets=20,  # batches of similar durations: padding was 38 % of the training audio
             asr_decoder="bigram",  # the lexicon turns characters into words, the bigram adds word order
