@@ -22,14 +22,13 @@ import torch
 
 from aelib.data import load_data
 from aelib.errors import guard
-from aelib.evaluate import predict_batch
 from aelib.runs import load_run
 
 
 @torch.no_grad()
 def score(run_dir: Path, beams: Sequence[int] = (0,)) -> list[dict]:
     """The run's task metrics on all validation clips, clean and noisy, one row per beam (asr: 0 = the run's own
-    beam, else re-decoded at that beam); the run and its data are loaded once."""
+    beam, else re-decoded at that beam); the run and its data are loaded, and its front-end and CA run, once."""
     run = load_run(run_dir)
     own = getattr(run.ca, "decoder", None)
     if any(beams) and not own:
@@ -37,21 +36,24 @@ def score(run_dir: Path, beams: Sequence[int] = (0,)) -> list[dict]:
     cfg = dataclasses.replace(run.cfg, max_train_clips=0)  # 0: every clip of every split, val included
     data = load_data(cfg, run.task_spec)
     data.attach_profiles(run.ca)
+    outputs = {}  # per condition: the CA's outputs per batch and the references, computed once for every beam
+    for cond in ("clean", "noisy"):
+        ds = data.val_set(clean_only=cond == "clean")
+        outs, refs = [], []
+        for batch in data.loader(ds, shuffle=False):
+            x = batch["clean"] if cond == "clean" else batch["noisy"]
+            if cond == "noisy" and run.ae is not None:
+                x = run.ae(x)
+            outs.append(run.task_spec.forward(run.ca, x, batch["length"], batch.get("profile")))
+            refs.extend(ds.rows[int(i)]["label"] for i in batch["index"])
+        outputs[cond] = outs, refs
     rows = []
     for beam in beams:
         if own:
             run.ca.decoder, run.ca._decoders = {**own, "beam": beam} if beam else own, {}
         out: dict = {"run": str(run_dir), "val_clips": len(data.rows["val"]), **({"beam": beam} if beam else {})}
-        for cond in ("clean", "noisy"):
-            ds = data.val_set(clean_only=cond == "clean")
-            preds, refs = [], []
-            for batch in data.loader(ds, shuffle=False):
-                x = batch["clean"] if cond == "clean" else batch["noisy"]
-                if cond == "noisy" and run.ae is not None:
-                    x = run.ae(x)
-                preds.extend(predict_batch(run.task_spec, run.ca, x, batch["length"], data.labels,
-                                           batch.get("profile")))
-                refs.extend(ds.rows[int(i)]["label"] for i in batch["index"])
+        for cond, (outs, refs) in outputs.items():
+            preds = [p for o in outs for p in run.task_spec.decode(o, data.labels, run.ca)]
             out.update({f"{cond}_{k}": round(v, 4) for k, v in run.task_spec.score(preds, refs, data.labels).items()})
         rows.append(out)
     return rows
