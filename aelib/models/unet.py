@@ -109,8 +109,8 @@ class _TemporalContext(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, f, t = x.shape
         seq = x.permute(0, 3, 1, 2).reshape(b, t, c * f)
-        seq = self.out(self.gru(F.relu(self.inp(seq)))[0].float())  # fp32: GRU under autocast may return bf16
-        return x + seq.reshape(b, t, c, f).permute(0, 2, 3, 1).to(x.dtype)
+        seq = self.out(self.gru(F.relu(self.inp(seq)))[0])
+        return x + seq.reshape(b, t, c, f).permute(0, 2, 3, 1)
 
 
 def _depth_to_space(x: torch.Tensor) -> torch.Tensor:
