@@ -16,11 +16,8 @@ from .test_results import BASE, write_run
 REPO = Path(__file__).resolve().parent.parent
 
 
-_script = load_script
-
-
 def _report_module():
-    return _script("report")
+    return load_script("report")
 
 
 @pytest.fixture
@@ -185,7 +182,7 @@ def test_readme_is_a_front_page():
 
 def test_compare_studies_timing_table(tmp_path):
     """--timing: notebook seconds of the runs both studies made, per paradigm, with a total."""
-    mod = _script("compare_studies")
+    mod = load_script("compare_studies")
     run = lambda p, seed, s: {"task": "kws", "paradigm": p, "seed": seed, "status": "done", "seconds": s}  # noqa: E731
     ref, new = tmp_path / "ref.json", tmp_path / "new.json"
     ref.write_text(json.dumps({"runs": [run("clean", 0, 100), run("clean", 1, 120), run("joint", 0, 400)]}))
@@ -254,7 +251,7 @@ def test_the_committed_runs_match_the_preset_they_claim():
 def test_pooled_seeds_pool_two_roots_and_reach_the_report(tmp_path):
     """`make power`'s pooling: seeds 0-2 of one root and 3-5 of another, every arm paired by seed; an arm
     missing from some seeds is left out; the same seed in both roots is refused; the report quotes the verdicts."""
-    pooled, rep = _script("pooled_seeds"), _report_module()
+    pooled, rep = load_script("pooled_seeds"), _report_module()
     first, second = tmp_path / "runs", tmp_path / "runs" / "power"
     for root, seeds in ((first, (0, 1, 2)), (second, (3, 4, 5))):
         for seed in seeds:
