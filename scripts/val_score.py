@@ -50,7 +50,7 @@ def score(run_dir: Path, beams: Sequence[int] = (0,)) -> list[dict]:
     rows = []
     for beam in beams:
         if own:
-            run.ca.decoder, run.ca._decoders = {**own, "beam": beam} if beam else own, {}
+            run.ca.set_decoder({**own, "beam": beam} if beam else own)
         out: dict = {"run": str(run_dir), "val_clips": len(data.rows["val"]), **({"beam": beam} if beam else {})}
         for cond, (outs, refs) in outputs.items():
             preds = [p for o in outs for p in run.task_spec.decode(o, data.labels, run.ca)]

@@ -108,6 +108,11 @@ def test_the_decoder_travels_with_the_model():
     assert TASK.decode(out, LABELS) == ["cal tom"]  # without the model: greedy
     loaded = deserialize(serialize(model))
     assert loaded.decoder == model.decoder and TASK.decode(out, LABELS, loaded) == ["call tom"]
+    spec = model.decoder
+    model.set_decoder(None)  # the decoder built for the bigram spec is dropped with it
+    assert TASK.decode(out, LABELS, model) == ["cal tom"] and "decoder" not in model.model_args
+    model.set_decoder(spec)
+    assert TASK.decode(out, LABELS, model) == ["call tom"] and model.model_args["decoder"] == spec
     greedy_model = TASK.build_model(make_config("smoke", task="asr"), LABELS)
     assert greedy_model.decoder is None and "decoder" not in greedy_model.model_args
     assert TASK.decode(out, LABELS, greedy_model) == ["cal tom"]

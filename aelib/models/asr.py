@@ -128,10 +128,7 @@ class ASRNet(nn.Module):
         self.model_args = dict(vocab_size=vocab_size, width=width, n_mels=n_mels, rnn_dim=rnn_dim, n_res=n_res,
                                n_rnn=n_rnn, dropout=dropout, freq_stride=freq_stride,
                                time_stride=time_stride, sample_rate=sample_rate)
-        if decoder is not None:
-            self.model_args["decoder"] = decoder
-        self.decoder = decoder
-        self._decoders: dict[tuple[str, ...], Any] = {}  # built on first use, per label set
+        self.set_decoder(decoder)
         self.time_stride = time_stride
         self.frontend = LogMel(sample_rate, n_mels)
         n_feats = (n_mels - 1) // freq_stride + 1
@@ -146,6 +143,15 @@ class ASRNet(nn.Module):
 
     def output_lengths(self, frame_lengths: torch.Tensor) -> torch.Tensor:
         return (frame_lengths - 1) // self.time_stride + 1  # odd kernel k, padding k // 2
+
+    def set_decoder(self, decoder: dict | None) -> None:
+        """Decode with ``decoder`` from now on (:func:`aelib.decoding.decoder_spec`; None: greedy), saved with the
+        model too; the decoders built for the previous one are dropped."""
+        self.decoder = decoder
+        self._decoders: dict[tuple[str, ...], Any] = {}  # built on first use, per label set
+        self.model_args.pop("decoder", None)
+        if decoder is not None:
+            self.model_args["decoder"] = decoder
 
     def transcribe(self, log_probs: torch.Tensor, lengths: torch.Tensor, labels: Sequence[str]) -> list[str]:
         """Transcripts of this model's outputs with its own decoder (:func:`aelib.decoding.make_decoder`)."""
