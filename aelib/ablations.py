@@ -42,6 +42,7 @@ from .config import SEEDS, TASKS, Config, make_config
 from .errors import guard
 from .results import (collect, collect_sources, of_task_kind, paired_vs_iterative, per_utterance, run_dirs,
                       to_markdown)
+from .results.targets import question_lines
 from .study import command_line, run_study
 
 # name -> (paradigm, overrides as a function of the task's default config, label in tables)
@@ -107,6 +108,53 @@ def combined(run_root: str | Path = "runs", base: str = "default", names: Sequen
             if utterances:
                 utts.append(per_utterance(d).assign(paradigm=label))
     return pd.concat(cells, ignore_index=True), pd.concat(utts, ignore_index=True) if utts else pd.DataFrame()
+
+
+def pool_seeds(roots: Sequence[str | Path], tasks: Sequence[str] | None = None,
+               names: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """(pooled cells, each root's share of them): every arm of every root (its study ``default/`` plus the
+    ablations ``names``) on the seeds of its task's ``iterative``, for arms present on all of those seeds.
+
+    The roots must hold *different* seeds of the same settings (``make power`` runs seeds 3-5 of asr and ser
+    under ``runs/power/`` beside ``runs/``'s 0-2): a (task, paradigm, seed) in two roots is an error.
+    ``tasks`` and ``names`` default to what the last root holds (its tasks, its ``ablation-<name>`` folders).
+    """
+    roots = [Path(r) for r in roots]
+    if tasks is None:
+        tasks = sorted(collect(roots[-1] / "default")["task"].unique())
+    if names is None:
+        names = [n for n in ABLATIONS if (roots[-1] / f"ablation-{n}").is_dir()]
+    per_root = []
+    for r in roots:
+        cells, _ = combined(r, "default", names, keep=None, utterances=False)
+        per_root.append(cells[cells["task"].isin(tasks)])
+    seen: dict[tuple[str, str, int], Path] = {}
+    for root, cells in zip(roots, per_root):
+        for key in cells[["task", "paradigm", "seed"]].drop_duplicates().itertuples(index=False):
+            if tuple(key) in seen:
+                raise SystemExit(f"{key} is in both {seen[tuple(key)]} and {root}: the roots must hold other seeds")
+            seen[tuple(key)] = root
+    cells = pd.concat(per_root, ignore_index=True)
+    keep = []  # (task, arm, seed): every arm that has all of iterative's seeds, on those seeds
+    for task, g in cells.groupby("task"):
+        seeds = set(g.loc[g["paradigm"] == "iterative", "seed"])
+        keep += [(task, p, s) for p, ps in g.groupby("paradigm")["seed"] if seeds <= set(ps) for s in seeds]
+    keep_idx = pd.MultiIndex.from_tuples(keep, names=["task", "paradigm", "seed"])
+
+    def only(c: pd.DataFrame) -> pd.DataFrame:
+        return c[pd.MultiIndex.from_frame(c[["task", "paradigm", "seed"]]).isin(keep_idx)]
+
+    return only(cells), [only(c) for c in per_root]
+
+
+def pooled_question(cells: pd.DataFrame) -> list[str]:
+    """The paper's question on pooled seeds (:func:`pool_seeds`): ``iterative`` against every arm but
+    ``clean``, the equal-budget ones included (:func:`aelib.results.targets.question_lines`)."""
+    tests = paired_vs_iterative(cells)
+    if tests.empty:
+        return []
+    arms = tuple(p for p in tests.loc[tests["level"] == "seed", "paradigm"].unique() if p != "clean")
+    return question_lines(cells, arms=arms)
 
 
 def arms(run_root: str | Path = "runs", base: str = "default",

@@ -5,10 +5,11 @@
 Each root holds a study ``default/`` and, optionally, the equal-budget arms ``ablation-<name>/`` (as
 ``make study`` and ``make ablations`` write them); the roots must hold *different* seeds of the same
 settings (``make power`` runs seeds 3-5 of asr and ser under ``runs/power/``). This script owns only the
-pooling: every arm's per-seed noisy-grid means from all roots, the seed-level paired tests of ``iterative``
-against each arm (:func:`aelib.results.paired_vs_iterative`), on each root's seeds alone and on all of them,
-and the power of the pooled seeds (:func:`aelib.results.power.power_table`); each root's arms are read by
-:func:`aelib.ablations.combined`. Only arms present on every seed of ``iterative`` are pooled, on those seeds.
+page: the seed-level paired tests of ``iterative`` against each arm (:func:`aelib.results.paired_vs_iterative`),
+on each root's seeds alone and on all of them, the power of the pooled seeds
+(:func:`aelib.results.power.power_table`) and the paper's question on them; the pooling itself (only arms
+present on every seed of ``iterative``, on those seeds) is :func:`aelib.ablations.pool_seeds`, which
+``scripts/report.py`` calls too.
 Test data is only scored, never used for a choice. Writes Markdown (``--out``) and prints it.
 """
 from __future__ import annotations
@@ -20,35 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from aelib.ablations import ABLATIONS, combined  # noqa: E402
+from aelib.ablations import ABLATIONS, pool_seeds, pooled_question  # noqa: E402
 from aelib.results import paired_vs_iterative  # noqa: E402
 from aelib.results.power import power_table  # noqa: E402
-from aelib.results.targets import question_lines  # noqa: E402
-
-
-def pool(roots: list[Path], tasks: list[str], names: list[str]) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """(pooled cells of the arms present on every seed of ``iterative``, each root's share of them)."""
-    per_root = []
-    for r in roots:
-        cells, _ = combined(r, "default", names, keep=None, utterances=False)
-        per_root.append(cells[cells["task"].isin(tasks)])
-    seen: dict[tuple[str, str, int], Path] = {}
-    for root, cells in zip(roots, per_root):
-        for key in cells[["task", "paradigm", "seed"]].drop_duplicates().itertuples(index=False):
-            if tuple(key) in seen:
-                raise SystemExit(f"{key} is in both {seen[tuple(key)]} and {root}: the roots must hold other seeds")
-            seen[tuple(key)] = root
-    cells = pd.concat(per_root, ignore_index=True)
-    keep = []  # (task, arm, seed): every arm that has all of iterative's seeds, on those seeds
-    for task, g in cells.groupby("task"):
-        seeds = set(g.loc[g["paradigm"] == "iterative", "seed"])
-        keep += [(task, p, s) for p, ps in g.groupby("paradigm")["seed"] if seeds <= set(ps) for s in seeds]
-    keep_idx = pd.MultiIndex.from_tuples(keep, names=["task", "paradigm", "seed"])
-
-    def only(c: pd.DataFrame) -> pd.DataFrame:
-        return c[pd.MultiIndex.from_frame(c[["task", "paradigm", "seed"]]).isin(keep_idx)]
-
-    return only(cells), [only(c) for c in per_root]
 
 
 def markdown(roots: list[Path], cells: pd.DataFrame, per_root: list[pd.DataFrame], command: str) -> str:
@@ -71,8 +46,7 @@ def markdown(roots: list[Path], cells: pd.DataFrame, per_root: list[pd.DataFrame
         need = r["seeds_for_difference"] or "> 100"
         lines.append(f"| {r['task']} | {r['n_seeds']} | {r['n_paradigms']} | {r['sd_diff']:.3f} | {r['resolved']:.3f} "
                      f"| {r['mdd80']:.3f} | {need} |")
-    arms = tuple(p for p in tests["paradigm"].unique() if p != "clean")  # the equal-budget arms too
-    lines += ["", "The paper's question on all seeds:", "", *question_lines(cells, arms=arms)]
+    lines += ["", "The paper's question on all seeds:", "", *pooled_question(cells)]
     return "\n".join(lines) + "\n"
 
 
@@ -86,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in a.roots:
         if not (r / "default").is_dir():
             raise SystemExit(f"{r}/default: no study there (make study / make power write one)")
-    cells, per_root = pool(a.roots, a.tasks, a.ablations)
+    cells, per_root = pool_seeds(a.roots, a.tasks, a.ablations)
     command = ("python scripts/pooled_seeds.py --roots " + " ".join(map(str, a.roots)) + " --tasks "
                + " ".join(a.tasks) + (f" --out {a.out}" if a.out else ""))
     text = markdown(a.roots, cells, per_root, command)

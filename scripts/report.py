@@ -3,9 +3,10 @@ page ``docs/results.md`` and the headline block of README.md.
 
 Reads ``runs/<study>/study_info.json``, the run summaries and the tables the results notebook wrote to
 ``runs/<study>/results/`` (``python -m aelib.study``), and the ablation tables in ``runs/ablations/``
-(``python -m aelib.ablations``), and the pooled seeds of ``make power`` (``runs/power/pooled.md``, written by
-``scripts/pooled_seeds.py``) when present; the sections that read only those tables are built by
-:mod:`aelib.results.sections`, the study's own lines (command, invocations, timings) here. The results
+(``python -m aelib.ablations``), and, when ``make power`` has run (``runs/power/pooled.md``, written by
+``scripts/pooled_seeds.py``, is there), its page and the paper's question on the pooled seeds, pooled again
+from ``runs/power/``'s run summaries (:func:`aelib.ablations.pool_seeds`); the sections that read only those
+tables are built by :mod:`aelib.results.sections`, the study's own lines (command, invocations, timings) here. The results
 page (every table and figure) is written whole; in README.md only the text between ``<!-- results:begin -->``
 and ``<!-- results:end -->`` is replaced, by a short headline table with links to the page and to the
 hand-written lab notes (``docs/findings.md``).
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from aelib.ablations import pool_seeds, pooled_question as pooled_question_lines
 from aelib.errors import guard
 from aelib.config import PARADIGMS
 from aelib.results import collect, run_times, study_info, task_kinds
@@ -131,7 +133,8 @@ def study_line(study: Path) -> list[str]:
     ]
 
 
-def targets_block(df: pd.DataFrame, here: Path, levers: str = LEVERS, power: Path | None = None) -> list[str]:
+def targets_block(df: pd.DataFrame, here: Path, levers: str = LEVERS, power: Path | None = None,
+                  study: Path = Path("runs/default")) -> list[str]:
     """The targets of the decisive study, each beside its measured value (aelib.results.targets); ``levers``:
     the link, from the page's folder ``here``, to what reaching the unmet ones would cost."""
     if df.empty:
@@ -141,14 +144,16 @@ def targets_block(df: pd.DataFrame, here: Path, levers: str = LEVERS, power: Pat
             "", *target_markdown(df), "",
             f"What reaching an unmet goal would cost, as measured: [{levers}]({levers}#{COSTS_ANCHOR}).", "",
             "The paper's question, per task: does `iterative` beat the alternatives on the noisy grid? (seed-level "
-            "paired t-tests, mean over the noisy test grid)", "", *question_lines(df), "", *pooled_question(here, power)]
+            "paired t-tests, mean over the noisy test grid)", "", *question_lines(df), "", *pooled_question(here, power, study)]
 
 
-def pooled_question(here: Path, power: Path | None) -> list[str]:
-    """The paper's question on the pooled seeds of ``make power`` (the lines it generated), or nothing;
-    ``here``: the folder of the page that links to it."""
-    text = power.read_text().split("The paper's question on all seeds:", 1) if power and power.exists() else []
-    lines = [ln for ln in text[-1].splitlines() if ln.startswith("- ")] if len(text) == 2 else []
+def pooled_question(here: Path, power: Path | None, study: Path = Path("runs/default")) -> list[str]:
+    """The paper's question on the pooled seeds of ``make power`` (seeds 0-2 of ``study`` and 3-5 beside
+    ``power``, pooled from their runs by :func:`aelib.ablations.pool_seeds`), or nothing when ``power`` (the
+    page ``scripts/pooled_seeds.py`` wrote, linked from ``here``) is absent."""
+    if not (power and power.exists() and (power.parent / "default").is_dir()):
+        return []
+    lines = pooled_question_lines(pool_seeds([Path(study).parent, power.parent])[0])
     if not lines:
         return []
     return ["With three more seeds where a verdict sat near p = 0.05 (`make power`: seeds 3-5 of asr and ser, "
@@ -181,7 +186,7 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
         "",
         "## Targets (issue 23)",
         "",
-        *targets_block(df, here, power=power),
+        *targets_block(df, here, power=power, study=study),
         significant(study),
         "",
         "## Are the baselines competent?",
@@ -250,7 +255,7 @@ def headline(study: Path, ablations: Path, page: Path = Path("docs/results.md"),
         "",
         *study_line(study),
         "",
-        *targets_block(df, here, _link(page.parent / LEVERS, here), power),
+        *targets_block(df, here, _link(page.parent / LEVERS, here), power, study),
         f"Primary metric, mean ± 95 % CI over {seeds} seeds: the `clean` CA on clean test audio, and each paradigm's "
         "mean over the noisy test grid (every test SNR, seen and unseen noise types; the best in bold). Test speech is "
         "synthetic voices unseen in training"

@@ -262,19 +262,22 @@ def test_pooled_seeds_pool_two_roots_and_reach_the_report(tmp_path):
     for seed in (0, 1, 2):  # an arm of the first root only: not on every seed, left out
         write_run(first / "ablation-matched", "kws", "cascade", seed)
     write_run(first / "default", "kws", "clean", 9)  # a seed without iterative: not pooled
-    cells, per_root = pooled.pool([first, second], ["kws"], ["uniform", "matched"])
+    cells, per_root = ablations.pool_seeds([first, second], ["kws"], ["uniform", "matched"])
     assert sorted(cells["seed"].unique()) == [0, 1, 2, 3, 4, 5]
     assert set(cells["paradigm"]) == set(BASE) | {"iterative, uniform weights"}
     text = pooled.markdown([first, second], cells, per_root, "cmd")
     assert "| p, seeds 0,1,2 | p, seeds 3,4,5 | p, all seeds |" in text
     assert "| kws | iterative, uniform weights | 6 | 0.725 | 0.625 | +0.100 |" in text
     assert "| kws | 6 | 6 |" in text  # the power row: six seeds, six arms
-    out = tmp_path / "pooled.md"
+    defaults = ablations.pool_seeds([first, second])[0]  # tasks and arms: what the last root holds
+    assert defaults.equals(ablations.pool_seeds([first, second], ["kws"], ["uniform"])[0])
+    out = second / "pooled.md"
     out.write_text(text)
-    lines = rep.pooled_question(tmp_path, out)
-    assert lines[0].startswith("With three more seeds") and "](pooled.md)" in lines[0]
+    lines = rep.pooled_question(tmp_path, out, first / "default")  # pooled again from the runs, not read from out
+    assert lines[0].startswith("With three more seeds") and "](runs/power/pooled.md)" in lines[0]
     assert any(ln.startswith("- kws: `iterative` is better than `noisy`") for ln in lines)
-    assert rep.pooled_question(tmp_path, tmp_path / "absent.md") == []
+    assert lines[2:-1] == text.split("The paper's question on all seeds:\n\n", 1)[1].rstrip("\n").splitlines()
+    assert rep.pooled_question(tmp_path, second / "absent.md", first / "default") == []
     write_run(second / "default", "kws", "iterative", 0)
     with pytest.raises(SystemExit, match="must hold other seeds"):
-        pooled.pool([first, second], ["kws"], ["uniform"])
+        ablations.pool_seeds([first, second], ["kws"], ["uniform"])
