@@ -28,6 +28,10 @@ each ingredient gives), ``voices`` (each arm per test voice), ``validation`` (th
 of each arm's last phase: the only table on which a choice between weightings may be made). They are
 rewritten only when every run behind them has its ``predictions.csv`` (a clone of the committed
 summaries has none, so there the committed tables are kept; ``--tables-only`` forces a rewrite).
+
+:func:`pool_seeds` pools the arms of several run roots that hold other seeds of the same settings (``make
+power``'s seeds 3-5 beside the study's 0-2), and :func:`pooled_question` asks the paper's question on them:
+``scripts/pooled_seeds.py`` writes its page from them, ``scripts/report.py`` its verdict lines.
 """
 from __future__ import annotations
 
