@@ -43,7 +43,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from .config import SEEDS, TASKS, Config, make_config
-from .errors import guard
+from .errors import UserError, guard
 from .results import (collect, collect_sources, of_task_kind, paired_vs_iterative, per_utterance, run_dirs,
                       to_markdown)
 from .results.targets import question_lines
@@ -120,7 +120,7 @@ def pool_seeds(roots: Sequence[str | Path], tasks: Sequence[str] | None = None,
     ablations ``names``) on the seeds of its task's ``iterative``, for arms present on all of those seeds.
 
     The roots must hold *different* seeds of the same settings (``make power`` runs seeds 3-5 of asr and ser
-    under ``runs/power/`` beside ``runs/``'s 0-2): a (task, paradigm, seed) in two roots is an error.
+    under ``runs/power/`` beside ``runs/``'s 0-2): a (task, paradigm, seed) in two roots is a :class:`UserError`.
     ``tasks`` and ``names`` default to what the last root holds (its tasks, its ``ablation-<name>`` folders).
     """
     roots = [Path(r) for r in roots]
@@ -136,7 +136,7 @@ def pool_seeds(roots: Sequence[str | Path], tasks: Sequence[str] | None = None,
     for root, cells in zip(roots, per_root):
         for key in cells[["task", "paradigm", "seed"]].drop_duplicates().itertuples(index=False):
             if tuple(key) in seen:
-                raise SystemExit(f"{key} is in both {seen[tuple(key)]} and {root}: the roots must hold other seeds")
+                raise UserError(f"{key} is in both {seen[tuple(key)]} and {root}: the roots must hold other seeds")
             seen[tuple(key)] = root
     cells = pd.concat(per_root, ignore_index=True)
     keep = []  # (task, arm, seed): every arm that has all of iterative's seeds, on those seeds

@@ -22,6 +22,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aelib.ablations import ABLATIONS, pool_seeds, pooled_question  # noqa: E402
+from aelib.errors import UserError, guard  # noqa: E402
 from aelib.results import paired_vs_iterative  # noqa: E402
 from aelib.results.power import power_table  # noqa: E402
 
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     for r in a.roots:
         if not (r / "default").is_dir():
-            raise SystemExit(f"{r}/default: no study there (make study / make power write one)")
+            raise UserError(f"{r}/default: no study there (make study / make power write one)")
     cells, per_root = pool_seeds(a.roots, a.tasks, a.ablations)
     command = ("python scripts/pooled_seeds.py --roots " + " ".join(map(str, a.roots)) + " --tasks "
                + " ".join(a.tasks) + (f" --out {a.out}" if a.out else ""))
@@ -71,4 +72,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guard(main)())

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from aelib import ablations, results
+from aelib.errors import UserError
 from aelib.results import sections
 
 from .scripts import load_script
@@ -279,5 +280,5 @@ def test_pooled_seeds_pool_two_roots_and_reach_the_report(tmp_path):
     assert lines[2:-1] == text.split("The paper's question on all seeds:\n\n", 1)[1].rstrip("\n").splitlines()
     assert rep.pooled_question(tmp_path, second / "absent.md", first / "default") == []
     write_run(second / "default", "kws", "iterative", 0)
-    with pytest.raises(SystemExit, match="must hold other seeds"):
+    with pytest.raises(UserError, match="must hold other seeds"):
         ablations.pool_seeds([first, second], ["kws"], ["uniform"])
