@@ -124,14 +124,12 @@ def pool_seeds(roots: Sequence[str | Path], tasks: Sequence[str] | None = None,
     ``tasks`` and ``names`` default to what the last root holds (its tasks, its ``ablation-<name>`` folders).
     """
     roots = [Path(r) for r in roots]
-    if tasks is None:
-        tasks = sorted(collect(roots[-1] / "default")["task"].unique())
     if names is None:
         names = [n for n in ABLATIONS if (roots[-1] / f"ablation-{n}").is_dir()]
-    per_root = []
-    for r in roots:
-        cells, _ = combined(r, "default", names, keep=None, utterances=False)
-        per_root.append(cells[cells["task"].isin(tasks)])
+    per_root = [combined(r, "default", names, keep=None, utterances=False)[0] for r in roots]
+    if tasks is None:
+        tasks = per_root[-1]["task"].unique()
+    per_root = [cells[cells["task"].isin(tasks)] for cells in per_root]
     seen: dict[tuple[str, str, int], Path] = {}
     for root, cells in zip(roots, per_root):
         for key in cells[["task", "paradigm", "seed"]].drop_duplicates().itertuples(index=False):

@@ -6,10 +6,10 @@ Reads ``runs/<study>/study_info.json``, the run summaries and the tables the res
 (``python -m aelib.ablations``), and, when ``make power`` has run (``runs/power/pooled.md``, written by
 ``scripts/pooled_seeds.py``, is there), its page and the paper's question on the pooled seeds, pooled again
 from ``runs/power/``'s run summaries (:func:`aelib.ablations.pool_seeds`); the sections that read only those
-tables are built by :mod:`aelib.results.sections`, the study's own lines (command, invocations, timings) here. The results
-page (every table and figure) is written whole; in README.md only the text between ``<!-- results:begin -->``
-and ``<!-- results:end -->`` is replaced, by a short headline table with links to the page and to the
-hand-written lab notes (``docs/findings.md``).
+tables are built by :mod:`aelib.results.sections`, the study's own lines (command, invocations, timings)
+here. The results page (every table and figure) is written whole; in README.md only the text between
+``<!-- results:begin -->`` and ``<!-- results:end -->`` is replaced, by a short headline table with links to
+the page and to the hand-written lab notes (``docs/findings.md``).
 Sentences in the "findings" list are generated from the paired tests, so they change when the numbers do.
 
     python scripts/report.py [--study runs/default] [--ablations runs/ablations] [--readme README.md]
@@ -144,7 +144,8 @@ def targets_block(df: pd.DataFrame, here: Path, levers: str = LEVERS, power: Pat
             "", *target_markdown(df), "",
             f"What reaching an unmet goal would cost, as measured: [{levers}]({levers}#{COSTS_ANCHOR}).", "",
             "The paper's question, per task: does `iterative` beat the alternatives on the noisy grid? (seed-level "
-            "paired t-tests, mean over the noisy test grid)", "", *question_lines(df), "", *pooled_question(here, power, study)]
+            "paired t-tests, mean over the noisy test grid)", "", *question_lines(df), "",
+            *pooled_question(here, power, study)]
 
 
 def pooled_question(here: Path, power: Path | None, study: Path = Path("runs/default")) -> list[str]:
