@@ -138,6 +138,11 @@ class Config:
                                 group="CA", shared="always", ge=1)
     asr_rnn_dim: int = knob(128, "ASR BiGRU hidden size per direction", group="CA", shared="always", ge=1)
     asr_rnn_layers: int = knob(2, "ASR BiGRU layers", group="CA", shared="if_changed", ge=1)
+    ca_vtlp: float = knob(0.0, "training: the CA's linear spectrum warped by a factor in [1-v, 1+v] per clip (VTLP, "
+                          "a cheap new voice; log-mel models only; 0 = off)", group="CA", shared="if_changed",
+                          ge=0, lt=0.5)
+    ca_specaug: float = knob(0.0, "training: SpecAugment, two bands and two time spans of up to this fraction masked "
+                             "(log-mel models only; 0 = off)", group="CA", shared="if_changed", ge=0, lt=0.5)
     asr_bag_weight: float = knob(0.0, "ASR: weight of the bag-of-units loss added to CTC (0: CTC alone, as the "
                                  "paper)", group="CA", shared="if_changed", ge=0)
 

@@ -33,6 +33,7 @@ from .evaluate import by_source, evaluate, headline, predict_batch
 from .files import atomic_save, atomic_write_json, write_csv
 from .layout import REPO, relative_to_repo
 from .models import SpectralGate, UNetEnhancer, deserialize, serialize
+from .models.frontends import set_feature_augment
 from .paradigms import uses_ae
 from .profiles import wave_profiles
 from .tasks import get_task
@@ -165,11 +166,14 @@ def execute(cfg: Config, *, progress: bool = True, force_eval: bool = False) -> 
         return json.loads((run_dir / "metrics.json").read_text())
     seed_everything(cfg.seed)
     data = load_data(cfg, task)  # first: a bad manifest fails before a run folder exists
+    ae = build_ae(cfg) if uses_ae(cfg.paradigm) else None
+    ca = task.build_model(cfg, data.labels, data.texts)
+    if (cfg.ca_vtlp or cfg.ca_specaug) and not set_feature_augment(ca, cfg.ca_vtlp, cfg.ca_specaug):
+        raise ValueError(f"ca_vtlp / ca_specaug: the {type(ca).__name__} model of task {cfg.task!r} has no log-mel "
+                         "front-end to augment")
     if dist.is_main():
         prepare_run_dir(cfg, data.fingerprint)
     dist.barrier()
-    ae = build_ae(cfg) if uses_ae(cfg.paradigm) else None
-    ca = task.build_model(cfg, data.labels, data.texts)
     trainer = Trainer(cfg, data, ae, ca, run_dir, progress=progress)
     history = trainer.fit()
     if not dist.is_main():  # only rank 0 writes and evaluates

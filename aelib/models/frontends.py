@@ -5,6 +5,12 @@ One implementation so that every 2-D model (asr, ser, asc) sees the same feature
 ``utterance`` is CMVN (mean and variance per band over the valid frames), ``gain`` one mean and
 variance over all bands and valid frames. Both remove the input gain (a constant in log-mel); CMVN
 also removes every static spectral shape, e.g. the spectral tilt that marks vocal effort.
+
+Two training-time augmentations act here, in training mode only, and are off unless
+:func:`set_feature_augment` turns them on (``Config.ca_vtlp``, ``Config.ca_specaug``): vocal tract length
+perturbation (the linear spectrum's frequency axis scaled by a factor drawn per clip in [1 - v, 1 + v], a
+cheap new speaker; Jaitly and Hinton 2013) and SpecAugment's masks (two bands and two time spans set to the
+clip's mean feature; Park et al. 2019). They draw from torch's generator, which the trainer seeds per epoch.
 """
 from __future__ import annotations
 
@@ -57,6 +63,7 @@ class LogMel(nn.Module):
             raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
         self.hop = int(round(sample_rate * hop_ms / 1000))
         self.floor, self.normalize = floor, normalize
+        self.vtlp, self.specaug = 0.0, 0.0  # training-time augmentation, off (set_feature_augment)
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate, n_fft=n_fft, win_length=int(round(sample_rate * win_ms / 1000)),
             hop_length=self.hop, n_mels=n_mels, power=2.0, center=True, pad_mode="constant",
@@ -67,7 +74,11 @@ class LogMel(nn.Module):
         return None if lengths is None else lengths // self.hop + 1
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None):
-        feats = torch.log(self.mel(wave).clamp_min(self.floor))  # [B, M, N]
+        if self.training and self.vtlp > 0:
+            mel = self.mel.mel_scale(warp_frequencies(self.mel.spectrogram(wave), self.vtlp))
+        else:
+            mel = self.mel(wave)
+        feats = torch.log(mel.clamp_min(self.floor))  # [B, M, N]
         flen = self.frame_lengths(lengths)
         if flen is not None:
             flen = flen.clamp(1, feats.shape[-1])
@@ -81,4 +92,48 @@ class LogMel(nn.Module):
                 var = var.mean(1, keepdim=True)
             feats = (feats - mean) / (var + 1e-5).sqrt()
             feats = feats * mask[:, None, :]  # padding frames are exactly 0 after normalisation
+        if self.training and self.specaug > 0:
+            feats = spec_augment(feats, flen, self.specaug)
         return feats, flen
+
+
+def warp_frequencies(spec: torch.Tensor, v: float) -> torch.Tensor:
+    """VTLP: each clip's linear spectrum [B, F, N] read at bin f / a, a ~ U(1 - v, 1 + v) per clip, linearly
+    interpolated; the bins that would come from above Nyquist repeat the top bin (a < 1: a few % of the band)."""
+    b, f = spec.shape[0], spec.shape[1]
+    alpha = 1 + v * (2 * torch.rand(b, 1, device=spec.device) - 1)  # [B, 1]
+    src = (torch.arange(f, device=spec.device, dtype=spec.dtype)[None, :] / alpha).clamp(max=f - 1)
+    lo = src.floor().long()
+    hi = (lo + 1).clamp(max=f - 1)
+    frac = (src - lo.to(src.dtype))[..., None]  # [B, F, 1]
+    take = lambda idx: spec.gather(1, idx[..., None].expand(-1, -1, spec.shape[-1]))  # noqa: E731
+    return take(lo) * (1 - frac) + take(hi) * frac
+
+
+def spec_augment(feats: torch.Tensor, flen: torch.Tensor | None, strength: float) -> torch.Tensor:
+    """SpecAugment's masks on [B, M, N]: two bands of up to ``strength * M`` bands and two spans of up to
+    ``strength`` of each clip's valid frames, set to the clip's mean feature over its valid frames; padding
+    frames are left as they are. A new tensor."""
+    b, m, n = feats.shape
+    dev = feats.device
+    valid = valid_mask(flen, n, b, dev)  # [B, N]
+    frames = valid.sum(1).float()
+    fill = masked_mean(feats, valid).mean(1)[:, None, None]  # [B, 1, 1]
+    hit_any = torch.zeros(b, m, n, dtype=torch.bool, device=dev)
+    for axis, size, extent in ((1, torch.full((b,), float(m), device=dev), m), (2, frames, n)):
+        for _ in range(2):
+            width = (torch.rand(b, device=dev) * strength * size).floor()
+            start = (torch.rand(b, device=dev) * (size - width).clamp_min(0)).floor()
+            pos = torch.arange(extent, device=dev, dtype=torch.float32)[None, :]
+            hit = (pos >= start[:, None]) & (pos < (start + width)[:, None])  # [B, extent]
+            hit_any |= hit[:, :, None] if axis == 1 else hit[:, None, :]
+    return torch.where(hit_any & valid[:, None, :], fill, feats)
+
+
+def set_feature_augment(model: nn.Module, vtlp: float = 0.0, specaug: float = 0.0) -> int:
+    """Turn the training-time augmentation of every :class:`LogMel` inside ``model`` on (or off with 0);
+    returns how many front-ends it set (0: the model has no log-mel front-end, e.g. the raw kws CNN)."""
+    fronts = [m for m in model.modules() if isinstance(m, LogMel)]
+    for f in fronts:
+        f.vtlp, f.specaug = float(vtlp), float(specaug)
+    return len(fronts)

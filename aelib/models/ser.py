@@ -67,8 +67,11 @@ class SERNet(nn.Module):
     @torch.no_grad()
     def profile(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Each clip's mean normalised log-mel over its valid frames, [B, n_mels]: averaged over a
-        speaker's clips, the profile that ``forward`` subtracts."""
+        speaker's clips, the profile that ``forward`` subtracts. Never augmented: the front-end runs in eval mode."""
+        mode = self.frontend.training
+        self.frontend.eval()
         feats, flen = self.frontend(wave, lengths)
+        self.frontend.train(mode)
         return masked_mean(feats, valid_mask(flen, feats.shape[-1], feats.shape[0], feats.device))
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None,
