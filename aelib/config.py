@@ -132,6 +132,9 @@ class Config:
                                  "tilt) | none", group="CA", shared="if_changed", choices=SER_FEATURE_NORMS)
     ser_speaker_norm: bool = knob(False, "ser: subtract each speaker's mean log-mel, from their other clean clips "
                                   "of the split", group="CA", shared="if_changed")
+    ser_prosody: bool = knob(False, "ser: add the clip's prosodic statistics (pitch, voicing, tilt, rhythm; "
+                             "aelib.models.prosody), speaker-normalised, to the CNN's features", group="CA",
+                             shared="if_changed")
     asr_units: str = knob("char", "char (open vocabulary) | word (closed vocabulary, e.g. the embedded command "
                           "grammar)", group="CA", shared="always", choices=ASR_UNITS)
     asr_time_stride: int = knob(2, "ASR output frames of 10 ms x stride: 2 for characters, 4 is enough for words",

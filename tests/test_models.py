@@ -423,5 +423,7 @@ def test_speaker_norm_only_for_models_with_profiles():
     from aelib.config import make_config
     from aelib.tasks import get_task
 
-    with pytest.raises(ValueError, match="no speaker profiles"):
+    with pytest.raises(ValueError, match="ser_speaker_norm: .* has no speaker_norm option"):
         get_task("kws").build_model(make_config("smoke", task="kws", ser_speaker_norm=True), ["a", "b"])
+    with pytest.raises(ValueError, match="ser_prosody: .* has no prosody option"):
+        get_task("asc").build_model(make_config("smoke", task="asc", ser_prosody=True), ["a", "b"])

@@ -76,9 +76,10 @@ class TaskSpec:
         cls = MODELS[self.model or self.name]
         accepted = inspect.signature(cls).parameters
         common = dict(width=cfg.ca_width, n_mels=cfg.n_mels, sample_rate=cfg.sample_rate, normalize=cfg.ser_feature_norm,
-                      speaker_norm=cfg.ser_speaker_norm)
-        if cfg.ser_speaker_norm and "speaker_norm" not in accepted:
-            raise ValueError(f"ser_speaker_norm: the {cls.__name__} model of task {self.name!r} has no speaker profiles")
+                      speaker_norm=cfg.ser_speaker_norm, prosody=cfg.ser_prosody)
+        for knob, arg in (("ser_speaker_norm", "speaker_norm"), ("ser_prosody", "prosody")):
+            if getattr(cfg, knob) and arg not in accepted:
+                raise ValueError(f"{knob}: the {cls.__name__} model of task {self.name!r} has no {arg} option")
         kwargs = {k: v for k, v in common.items() if k in accepted}
         return cls(len(labels), **kwargs)
 
