@@ -30,10 +30,11 @@ def cross_task_matrix(study_dir: str | Path, snrs: Sequence[float] = (0.0,), max
 
     Returns a long table: ae_task (``none`` = B's CA on the unprocessed mixture), ca_task, metric
     (B's primary), value (mean over the noisy cells of ``kind`` at ``snrs``, both noise splits),
-    sisdr_delta and n. Only finished runs take part.
+    sisdr_delta and n. Only runs with their models take part (``checkpoints/best.th``): committed summaries hold
+    none, so after a study that retrained some tasks on a clone the matrix covers those tasks.
     """
     runs = {t: run_dir(study_dir, t, paradigm, seed) for t in TASKS}
-    pipes = {t: load_run(d) for t, d in runs.items() if (d / "metrics.json").exists()}
+    pipes = {t: load_run(d) for t, d in runs.items() if (d / "checkpoints" / "best.th").exists()}
     rows = []
     for b, pb in pipes.items():
         cfg = dataclasses.replace(pb.cfg, test_snrs=tuple(float(s) for s in snrs), max_eval_clips=max_clips,

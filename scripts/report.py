@@ -51,11 +51,17 @@ def _link(target: Path, start: Path) -> str:
 
 def _notebook_seconds(study: Path) -> pd.DataFrame | None:
     """Per run: the executed notebook's wall seconds. From the run folders (:func:`aelib.results.run_times`)
-    while their notebooks are there; a clone has only the table the results notebook wrote from them."""
+    where their notebooks are; a clone has only the table the results notebook wrote from them, which also fills
+    the runs a partial rerun on a clone did not execute."""
     rt = run_times(study)
-    if not rt.empty and rt["notebook_seconds"].notna().any():
-        return rt
-    return read_table(study / "results" / "run_times.csv")
+    table = read_table(study / "results" / "run_times.csv")
+    if rt.empty or not rt["notebook_seconds"].notna().any():
+        return table
+    if table is not None and rt["notebook_seconds"].isna().any():
+        key = ["task", "paradigm", "seed"]
+        old = rt[key].merge(table[key + ["notebook_seconds"]], on=key, how="left")["notebook_seconds"]
+        rt = rt.assign(notebook_seconds=rt["notebook_seconds"].fillna(old.set_axis(rt.index)))
+    return rt
 
 
 def performance(study: Path, bench_path: Path) -> list[str]:

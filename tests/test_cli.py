@@ -91,7 +91,8 @@ def test_scripts_name_the_mistake(tmp_path):
                                ("compare_studies.py", [str(tmp_path / "a"), str(tmp_path / "b")], "no study folder"),
                                ("equal_runs.py", [str(tmp_path)], "usage"),
                                ("val_score.py", [str(tmp_path / "nowhere")], "no run folder at"),
-                               ("test_sampling.py", [str(tmp_path / "nowhere")], "no run folder at")):
+                               ("test_sampling.py", [str(tmp_path / "nowhere")], "no run folder at"),
+                               ("merge_tables.py", [str(tmp_path / "t"), "--retrained", "ser"], "does not exist")):
         p = subprocess.run([sys.executable, f"scripts/{script}", *args], cwd=REPO, capture_output=True, text=True)
         err = p.stderr.strip().splitlines()
         assert p.returncode == USAGE_EXIT and len(err) == 1 and err[0].startswith("error: ") and what in err[0], \
