@@ -81,8 +81,9 @@ class SERNet(nn.Module):
 
     @torch.no_grad()
     def profile(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Each clip's mean normalised log-mel over its valid frames, [B, n_mels]: averaged over a
-        speaker's clips, the profile that ``forward`` subtracts. Never augmented: the front-end runs in eval mode."""
+        """Each clip's mean normalised log-mel over its valid frames, [B, n_mels], followed by its prosodic
+        statistics with ``prosody`` ([B, n_mels + N_PROSODY]): averaged over a speaker's clips, the profile that
+        ``forward`` subtracts. Never augmented: the front-end runs in eval mode."""
         mode = self.frontend.training
         self.frontend.eval()
         feats, flen = self.frontend(wave, lengths)
