@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compile", action="store_true", help="wrap the trained model in torch.compile")
     a = ap.parse_args(argv)
     if a.steps <= WARMUP:
-        raise SystemExit(f"--steps must exceed the {WARMUP} warm-up steps")
+        ap.error(f"--steps must exceed the {WARMUP} warm-up steps")
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = make_config("small", task=a.task, paradigm="cascade", study="compile-check", run_root=tmp)

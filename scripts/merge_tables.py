@@ -24,6 +24,7 @@ from aelib.errors import UserError, guard
 from aelib.layout import REPO
 from aelib.results.tables import to_markdown
 
+
 def merged(new: pd.DataFrame, ref: pd.DataFrame, retrained: set[str]) -> pd.DataFrame:
     """The rows of ``new`` for the tasks in ``retrained``, ``ref``'s rows for every other task; tasks in the order
     of ``new`` (then any task only ``ref`` has), rows within a task in their table's order."""

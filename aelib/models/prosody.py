@@ -24,6 +24,8 @@ import math
 
 import torch
 
+from .frontends import masked_mean
+
 N_PROSODY = 10
 FRAME, HOP = 640, 320  # at 16 kHz: 40 ms frames, 20 ms hop
 N_FFT = 1024  # >= FRAME + the longest lag (228): the autocorrelation up to it is not circular
@@ -43,10 +45,9 @@ def _masked_quantile(x: torch.Tensor, mask: torch.Tensor, q: float) -> torch.Ten
 
 
 def _masked_mean_std(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    m = mask.to(x.dtype)
-    n = m.sum(1).clamp_min(1.0)
-    mean = (x * m).sum(1) / n
-    return mean, (((x - mean[:, None]) ** 2 * m).sum(1) / n).sqrt()
+    """Per row of x [B, N], the mean and standard deviation of the entries where mask is True."""
+    mean = masked_mean(x[:, None], mask)[:, 0]
+    return mean, masked_mean((x - mean[:, None])[:, None] ** 2, mask)[:, 0].sqrt()
 
 
 @torch.no_grad()
