@@ -3,8 +3,8 @@
     python scripts/prosody_probe.py [--train-clips 400] [--no-speaker-norm]
 
 Computes :func:`aelib.models.prosody.prosody` for every train and val clip of the embedded ser proxy (the small
-preset's corpus), subtracts each clip's speaker mean over the speaker's other clips of its split (as
-``ser_speaker_norm`` does with its profiles), standardises with the training statistics, fits a multinomial
+preset's corpus), subtracts each clip's speaker profile (:func:`aelib.profiles.speaker_profiles`, as
+``ser_speaker_norm`` does), standardises with the training statistics, fits a multinomial
 logistic regression on ``--train-clips`` training clips (a seeded draw) and prints the validation UAR. Test
 clips are never read. The basis for ``ser_prosody`` (docs/levers.md).
 """
@@ -22,28 +22,25 @@ from aelib.config import make_config
 from aelib.errors import UserError, guard
 from aelib.metrics import uar
 from aelib.models.prosody import prosody
+from aelib.profiles import speaker_profiles
 
 
-def speaker_normalised(x: np.ndarray, speakers: list[str]) -> np.ndarray:
-    """Each row minus the mean of its speaker's other rows (the row itself for a speaker with one clip)."""
-    out = x.copy()
-    for s in set(speakers):
-        idx = [i for i, v in enumerate(speakers) if v == s]
-        total = x[idx].sum(0)
-        for i in idx:
-            out[i] = x[i] - ((total - x[i]) / (len(idx) - 1) if len(idx) > 1 else x[i])
-    return out
-
-
-def features(root: Path, rows: list[dict], speaker_norm: bool) -> np.ndarray:
+def features(root: Path, rows: list[dict]) -> np.ndarray:
     waves = [torch.from_numpy(sf.read(root / r["path"], dtype="float32")[0]) for r in rows]
     stats = []
     for i in range(0, len(waves), 8):
         batch = waves[i:i + 8]
         lengths = torch.tensor([len(w) for w in batch])
         stats.append(prosody(torch.nn.utils.rnn.pad_sequence(batch, batch_first=True), lengths))
-    x = torch.cat(stats).numpy()
-    return speaker_normalised(x, [r["source"] for r in rows]) if speaker_norm else x
+    return torch.cat(stats).numpy()
+
+
+def speaker_normalised(x: np.ndarray, rows: list[dict], prior: np.ndarray) -> np.ndarray:
+    """Each row minus its speaker's profile, made by the library's :func:`speaker_profiles` (the mean over the
+    speaker's other rows of the split; ``prior``, the training clips' mean, for a speaker with one row)."""
+    means = {r["path"]: torch.from_numpy(v) for r, v in zip(rows, x)}
+    profiles = speaker_profiles(rows, means, torch.from_numpy(prior))
+    return x - np.stack([profiles[r["path"]].numpy() for r in rows])
 
 
 @guard
@@ -61,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     labels = sorted({r["label"] for r in rows if r["split"] == "train"})
     train = [r for r in rows if r["split"] == "train"]
     val = [r for r in rows if r["split"] == "val"]
-    xt = features(root, train, not a.no_speaker_norm)  # normalised within the whole split, then drawn
-    xv = features(root, val, not a.no_speaker_norm)
+    xt, xv = features(root, train), features(root, val)
+    if not a.no_speaker_norm:  # normalised within the whole split, then drawn, as the study's profiles are
+        prior = xt.mean(0)
+        xt, xv = speaker_normalised(xt, train, prior), speaker_normalised(xv, val, prior)
     keep = np.random.default_rng(0).permutation(len(train))[: a.train_clips or len(train)]
     xt, yt = xt[keep], np.array([labels.index(train[i]["label"]) for i in keep])
     mu, sd = xt.mean(0), xt.std(0) + 1e-6
