@@ -7,8 +7,10 @@ Prints a Markdown table per task and paradigm (the primary metric over the noisy
 reference's mean and 95 % CI over seeds, the rerun's mean, the largest per-seed difference) and exits
 1 when a rerun mean falls outside the reference's interval. ``--timing`` adds the runs' notebook wall
 times per paradigm (the seeds both studies finished), to check a speed-up on the same work; by default
-from the reference's ``study_info.json``, or from the one ``--timing-reference`` names (e.g. an
-uninterrupted rerun's, when the reference itself was made in several invocations under other load).
+from the reference's ``study_info.json`` (the runs its last invocation trained) and, for the runs an earlier
+invocation trained, its ``results/run_times.csv``; or from the ``study_info.json`` or ``run_times.csv``
+``--timing-reference`` names (e.g. an uninterrupted rerun's, when the reference itself was made in several
+invocations under other load).
 """
 from __future__ import annotations
 
@@ -37,17 +39,35 @@ def rerun_cost(study: Path) -> str:
             f"with {info.get('workers')} workers{mem})")
 
 
-def timing_table(reference_info: Path, rerun_info: Path, tasks: Sequence[str] | None = None) -> pd.DataFrame:
+def run_seconds(path: Path) -> pd.DataFrame:
+    """(task, paradigm, seed, seconds) from a ``study_info.json`` (the runs that invocation finished) or a
+    ``results/run_times.csv`` (its ``notebook_seconds``)."""
+    if path.suffix == ".csv":
+        t = pd.read_csv(path).rename(columns={"notebook_seconds": "seconds"})
+        return t.dropna(subset=["seconds"])[["task", "paradigm", "seed", "seconds"]]
+    return study_run_seconds(json.loads(path.read_text()))
+
+
+def reference_seconds(study: Path) -> pd.DataFrame:
+    """A study's run seconds: its ``study_info.json``'s, and for runs only an earlier invocation trained (the
+    last one records them as skipped) its ``results/run_times.csv``'s."""
+    parts = [run_seconds(p) for p in (study / "study_info.json", study / "results" / "run_times.csv") if p.exists()]
+    if not parts:
+        return pd.DataFrame(columns=["task", "paradigm", "seed", "seconds"])
+    return pd.concat(parts, ignore_index=True).drop_duplicates(["task", "paradigm", "seed"], keep="first")
+
+
+def timing_table(reference: pd.DataFrame, rerun: pd.DataFrame, tasks: Sequence[str] | None = None) -> pd.DataFrame:
     """Summed notebook wall seconds per paradigm over the (task, paradigm, seed) runs both made (of ``tasks``
     only, when given: a task whose settings changed is not the same computation), and a total."""
-    ref, rerun = (study_run_seconds(json.loads(p.read_text())) for p in (reference_info, rerun_info))
-    both = ref.merge(rerun, on=["task", "paradigm", "seed"], suffixes=("_reference", "_rerun"))
+    both = reference.merge(rerun, on=["task", "paradigm", "seed"], suffixes=("_reference", "_rerun"))
     if tasks:
         both = both[both["task"].isin(tasks)]
     out = both.groupby("paradigm", as_index=False)[["seconds_reference", "seconds_rerun"]].sum()
     out = pd.concat([out, pd.DataFrame([{"paradigm": "total", "seconds_reference": both["seconds_reference"].sum(),
                                          "seconds_rerun": both["seconds_rerun"].sum()}])], ignore_index=True)
-    out["change"] = (out["seconds_rerun"] / out["seconds_reference"] - 1).map(lambda v: f"{v:+.1%}")
+    out["change"] = [f"{r / f - 1:+.1%}" if f > 0 else "n/a"
+                     for r, f in zip(out["seconds_rerun"], out["seconds_reference"])]
     out[["seconds_reference", "seconds_rerun"]] = out[["seconds_reference", "seconds_rerun"]].round().astype(int)
     out.insert(1, "runs", [int((both["paradigm"] == p).sum()) if p != "total" else len(both) for p in out["paradigm"]])
     return out
@@ -61,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label", default="", help="how to name the rerun in the text (default: its path)")
     p.add_argument("--tasks", nargs="+", default=None, help="compare only these tasks (default: all both share)")
     p.add_argument("--timing", action="store_true", help="also compare the runs' wall times per paradigm")
-    p.add_argument("--timing-reference", default="", help="study_info.json with the reference times "
-                   "(default: the reference study's)")
+    p.add_argument("--timing-reference", default="", help="study_info.json or run_times.csv with the reference "
+                   "times (default: the reference study's)")
     a = p.parse_args(argv)
     for d in (a.reference, a.rerun):
         if not Path(d).is_dir():
@@ -78,10 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             f"95 % CI; largest per-seed difference {table['max_seed_diff'].max():.4f}):\n\n"
             f"{to_markdown(table, digits=4, index=False)}\n")
     if a.timing:
-        ref_info = Path(a.timing_reference or Path(a.reference) / "study_info.json")
-        times = timing_table(ref_info, Path(a.rerun) / "study_info.json", a.tasks)
+        ref = Path(a.timing_reference) if a.timing_reference else Path(a.reference)
+        ref_times = run_seconds(ref) if a.timing_reference else reference_seconds(ref)
+        times = timing_table(ref_times, run_seconds(Path(a.rerun) / "study_info.json"), a.tasks)
         text += (f"\nNotebook wall seconds of the same runs, summed per paradigm (reference times from "
-                 f"`{ref_info}`):\n\n{to_markdown(times, digits=1, index=False)}\n")
+                 f"`{ref}`):\n\n{to_markdown(times, digits=1, index=False)}\n")
     print(text)
     if a.out:
         Path(a.out).write_text(text)

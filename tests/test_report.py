@@ -189,14 +189,34 @@ def test_compare_studies_timing_table(tmp_path):
     ref.write_text(json.dumps({"runs": [run("clean", 0, 100), run("clean", 1, 120), run("joint", 0, 400)]}))
     new.write_text(json.dumps({"runs": [run("clean", 0, 90), run("joint", 0, 300),
                                         {**run("noisy", 0, 50), "status": "failed"}]}))
-    t = mod.timing_table(ref, new).set_index("paradigm")
+    t = mod.timing_table(mod.run_seconds(ref), mod.run_seconds(new)).set_index("paradigm")
     assert t.loc["clean", "seconds_reference"] == 100 and t.loc["clean", "runs"] == 1  # seed 1 only in the reference
     assert t.loc["joint", "change"] == "-25.0%" and "noisy" not in t.index
     assert t.loc["total", "seconds_reference"] == 500 and t.loc["total", "seconds_rerun"] == 390
     ref.write_text(json.dumps({"runs": [run("clean", 0, 100), {**run("clean", 0, 70), "task": "ser"}]}))
     new.write_text(json.dumps({"runs": [run("clean", 0, 90), {**run("clean", 0, 99), "task": "ser"}]}))
-    t = mod.timing_table(ref, new, tasks=["kws"]).set_index("paradigm")  # ser changed on purpose: left out
-    assert t.loc["clean", "seconds_reference"] == 100 and t.loc["total", "runs"] == 1
+    t = mod.timing_table(mod.run_seconds(ref), mod.run_seconds(new), tasks=["kws"]).set_index("paradigm")
+    assert t.loc["clean", "seconds_reference"] == 100 and t.loc["total", "runs"] == 1  # ser changed on purpose: left out
+
+
+def test_compare_studies_timing_reads_run_times_for_skipped_runs(tmp_path):
+    """A study made in several invocations: its last study_info records earlier runs as skipped (0 s), so their
+    seconds come from results/run_times.csv; a reference of 0 s gives no ratio, not a ZeroDivisionError."""
+    mod = load_script("compare_studies")
+    study = tmp_path / "ref"
+    (study / "results").mkdir(parents=True)
+    (study / "study_info.json").write_text(json.dumps({"runs": [
+        {"task": "kws", "paradigm": "clean", "seed": 0, "status": "skipped", "seconds": 0.0},
+        {"task": "ser", "paradigm": "clean", "seed": 0, "status": "done", "seconds": 50.0}]}))
+    (study / "results" / "run_times.csv").write_text(
+        "task,paradigm,seed,train_seconds,notebook_seconds\nkws,clean,0,80,100\nser,clean,0,40,45\n")
+    ref = mod.reference_seconds(study).set_index("task")["seconds"]
+    assert ref["kws"] == 100 and ref["ser"] == 50  # the study_info's own record first
+    rerun = pd.DataFrame([{"task": "kws", "paradigm": "clean", "seed": 0, "seconds": 90.0}])
+    t = mod.timing_table(mod.reference_seconds(study), rerun).set_index("paradigm")
+    assert t.loc["clean", "change"] == "-10.0%"
+    zero = pd.DataFrame([{"task": "kws", "paradigm": "clean", "seed": 0, "seconds": 0.0}])
+    assert mod.timing_table(zero, rerun).set_index("paradigm").loc["total", "change"] == "n/a"
 
 
 def test_competence_names_the_worst_and_best_test_source(root):
