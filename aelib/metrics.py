@@ -3,7 +3,7 @@
 Task scores take lists of strings (class names or transcripts), so that they apply to any decoder.
 AE metrics take [batch, time] arrays or tensors and return one value per sample (np.ndarray[B]);
 PESQ/STOI failures on silent or too-short clips give NaN with a warning instead of an exception, and
-the statistics (:func:`mean_ci`, :func:`paired_test`) skip NaNs.
+the statistics (:func:`mean_ci`, :func:`paired_test`, :func:`two_sample_p`, :func:`holm`) skip NaNs.
 """
 from __future__ import annotations
 
@@ -222,4 +222,37 @@ def paired_test(a, b, min_wilcoxon: int = 10) -> dict[str, float]:
         out["t"], out["p"] = float(res.statistic), float(res.pvalue)
     if n >= min_wilcoxon and np.any(d != 0):
         out["p_wilcoxon"] = float(stats.wilcoxon(a, b).pvalue)
+    return out
+
+
+def two_sample_p(a, b) -> float:
+    """Student's two-sample t-test (pooled variance) of independent samples a and b: its two-sided p.
+
+    NaN/inf are dropped. Needs three values in all (one side may hold a single value: it then takes the
+    other's variance). Both sides constant gives p = 1 for equal means and 0 otherwise; too few values, NaN.
+    """
+    from scipy import stats
+
+    a, b = _finite(a), _finite(b)
+    df = a.size + b.size - 2
+    if a.size == 0 or b.size == 0 or df < 1:
+        return math.nan
+    diff = float(b.mean() - a.mean())
+    ss = float(((a - a.mean()) ** 2).sum() + ((b - b.mean()) ** 2).sum())
+    if ss == 0:
+        return 1.0 if diff == 0 else 0.0
+    t = diff / math.sqrt(ss / df * (1 / a.size + 1 / b.size))
+    return float(2 * stats.t.sf(abs(t), df))
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (same order; NaN stays NaN and is not counted)."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    idx = np.flatnonzero(np.isfinite(p))
+    order = idx[np.argsort(p[idx], kind="stable")]
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[i]))
+        out[i] = running
     return out

@@ -158,6 +158,9 @@ def test_compare_studies_flags_a_rerun_outside_the_interval(study, tmp_path):
     assert list(t.index) == ["cascade", "iterative"]  # only runs finished in both
     assert t.loc["cascade", "within_ci"] and t.loc["cascade", "max_seed_diff"] < 1e-12
     assert not t.loc["iterative", "within_ci"] and t.loc["iterative", "max_seed_diff"] == pytest.approx(0.2)
+    assert t.loc["cascade", "p"] == 1.0 and t.loc["cascade", "reproduced"]  # bit-identical: nothing to test
+    assert t.loc["iterative", "p"] < 0.05 / 2 and t.loc["iterative", "p_holm"] == pytest.approx(2 * t.loc["iterative", "p"])
+    assert not t.loc["iterative", "reproduced"] and same["reproduced"].all()
 
 
 def test_compare_studies_only_the_tasks_asked_for(study):

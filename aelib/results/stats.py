@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import PARADIGMS, TASKS
-from ..metrics import mean_ci, paired_test
+from ..metrics import holm, mean_ci, paired_test, two_sample_p
 from .read import collect, importance_weights, snr_label
 
 NOISY = ("test_seen", "test_unseen")
@@ -200,10 +200,14 @@ def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synth
     rerun that changed a task's data or settings on purpose reproduces only the others).
 
     Columns: the reference's mean and 95 % CI over seeds, the rerun's mean, the largest per-seed
-    difference, and ``within_ci`` (the rerun's mean lies inside the reference's interval: "the same
-    tables within the reported noise"). The reference's mean and interval are over all its seeds (a rerun
-    of some seeds is checked against the full study); the rerun's mean and the per-seed difference are
-    over the (task, paradigm, seed) runs finished in both.
+    difference, ``within_ci`` (the rerun's mean lies inside the reference's interval), ``p`` (a two-sample
+    t-test of the rerun's seed values against the reference's: is the difference beyond the seed-to-seed
+    noise?) and ``p_holm`` (``p`` adjusted by Holm over the table's rows), and ``reproduced`` (``p_holm`` >= 0.05;
+    ``within_ci`` where no p can be had). ``within_ci`` alone is no test of a rerun: a rerun whose seeds are new
+    draws of the same distribution lies outside a 3-seed 95 % interval ~9 % of the time, so some mean of 24
+    usually does. The reference's mean and interval are over all its seeds (a rerun of some seeds is checked
+    against the full study); the rerun's mean and the per-seed difference are over the (task, paradigm, seed)
+    runs finished in both.
     """
     def grid_means(study: str | Path) -> pd.DataFrame:
         df = collect(study)
@@ -220,12 +224,17 @@ def compare_studies(reference: str | Path, rerun: str | Path, kind: str = "synth
     both = ref.merge(new_runs, on=["task", "paradigm", "seed"], suffixes=("_ref", "_rerun"))
     rows = []
     for (task, paradigm), g in both.groupby(["task", "paradigm"]):
-        m, hw, n = seed_mean(ref[(ref["task"] == task) & (ref["paradigm"] == paradigm)]["value"])
+        ref_values = ref[(ref["task"] == task) & (ref["paradigm"] == paradigm)]["value"]
+        m, hw, n = seed_mean(ref_values)
         new = float(g["value_rerun"].mean())
         rows.append({"task": task, "paradigm": paradigm, "seeds": n, "reference": m, "ci95": hw, "rerun": new,
                      "max_seed_diff": float((g["value_rerun"] - g["value_ref"]).abs().max()),
-                     "within_ci": bool(abs(new - m) <= hw) if np.isfinite(hw) else bool(new == m)})
+                     "within_ci": bool(abs(new - m) <= hw) if np.isfinite(hw) else bool(new == m),
+                     "p": two_sample_p(ref_values, g["value_rerun"])})
     out = pd.DataFrame(rows, columns=["task", "paradigm", "seeds", "reference", "ci95", "rerun", "max_seed_diff",
-                                      "within_ci"])
+                                      "within_ci", "p"])
+    out["p_holm"] = holm(out["p"]) if len(out) else []
+    out["reproduced"] = [bool(q >= 0.05) if np.isfinite(q) else bool(w)
+                         for q, w in zip(out["p_holm"], out["within_ci"])]
     return out.sort_values(["task", "paradigm"], key=lambda c: c.map(lambda v: (TASKS + PARADIGMS).index(v)))\
         .reset_index(drop=True)
