@@ -64,20 +64,21 @@ ablations: setup corpus
 	$(BIN)/python -m aelib.ablations --preset $(PRESET) --workers $(WORKERS) $(SEED_ARGS) \
 		--tasks kws asc --ablations softmax rounds1
 
-# more seeds where the reference study's verdict sits near p = 0.05: seeds 3-5 of asr and ser (every paradigm
-# of the question and the equal-budget pair) under runs/power/, pooled with runs/default's seeds 0-2 (~40 min, estimated)
+# more seeds where the reference study's power is low: seeds 3-5 of asr, ser and asc (every paradigm of the
+# question and the equal-budget pair) under runs/power/, pooled with runs/default's seeds 0-2 (~65 min, estimated)
 power: setup corpus
 	$(BIN)/python -m aelib.study --preset $(PRESET) --study default --run-root runs/power --workers $(WORKERS) \
-		--tasks asr ser --paradigms clean noisy cascade joint iterative --seeds 3 4 5 --results never
+		--tasks asr ser asc --paradigms clean noisy cascade joint iterative --seeds 3 4 5 --results never
 	$(BIN)/python -m aelib.ablations --preset $(PRESET) --run-root runs/power --workers $(WORKERS) --seeds 3 4 5 \
-		--tasks asr ser --ablations matched uniform
-	$(BIN)/python scripts/pooled_seeds.py --roots runs runs/power --tasks asr ser --out runs/power/pooled.md
+		--tasks asr ser asc --ablations matched uniform
+	$(BIN)/python scripts/pooled_seeds.py --roots runs runs/power --tasks asr ser asc --out runs/power/pooled.md
 
 report: venv
 	$(BIN)/python scripts/report.py --study runs/$(STUDY)
 
 # a newcomer's check: the same study from scratch under runs/reproduce/ (its own shared stages too),
-# compared run by run with the committed one; exits 1 when a rerun mean is outside the reference's 95 % CI
+# compared run by run with the committed one; exits 1 when a paradigm moved beyond the seed-to-seed noise
+# (two-sample t-test per paradigm, Holm-adjusted over the table)
 reproduce: setup corpus
 	$(BIN)/python -m aelib.study --preset $(PRESET) --study $(STUDY) --run-root runs/reproduce --workers $(WORKERS) $(SEED_ARGS)
 	$(BIN)/python scripts/compare_studies.py runs/$(STUDY) runs/reproduce/$(STUDY) --out runs/reproduce/$(STUDY)/reproduction.md

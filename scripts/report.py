@@ -30,7 +30,7 @@ import pandas as pd
 
 from aelib.ablations import pool_seeds, pooled_question as pooled_question_lines
 from aelib.errors import guard
-from aelib.config import PARADIGMS
+from aelib.config import PARADIGMS, TASKS
 from aelib.results import collect, run_times, study_info, task_kinds
 from aelib.results.sections import (TASK_NAMES, competence, equal_budget, findings, headline_table, read_markdown,
                                     read_table, significant)
@@ -39,7 +39,7 @@ from aelib.results.targets import question_lines, target_markdown
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 FINDINGS = "findings.md"  # the hand-written reading of the tables, beside the results page
-POWER = Path("runs/power/pooled.md")  # `make power`: asr and ser on seeds 0-5 (scripts/pooled_seeds.py)
+POWER = Path("runs/power/pooled.md")  # `make power`: asr, ser and asc on seeds 0-5 (scripts/pooled_seeds.py)
 LEVERS = "levers.md"  # beside FINDINGS; its section COSTS_ANCHOR says what each unmet target would cost
 COSTS_ANCHOR = "what-the-unmet-goals-would-cost"
 
@@ -160,12 +160,19 @@ def pooled_question(here: Path, power: Path | None, study: Path = Path("runs/def
     page ``scripts/pooled_seeds.py`` wrote, linked from ``here``) is absent."""
     if not (power and power.exists() and (power.parent / "default").is_dir()):
         return []
-    lines = pooled_question_lines(pool_seeds([Path(study).parent, power.parent])[0])
+    cells = pool_seeds([Path(study).parent, power.parent])[0]
+    lines = pooled_question_lines(cells)
     if not lines:
         return []
-    return ["With three more seeds where a verdict sat near p = 0.05 (`make power`: seeds 3-5 of asr and ser, "
+    return [f"With three more seeds where the power was low (`make power`: seeds 3-5 of {_tasks_named(cells)}, "
             f"pooled with seeds 0-2; every arm, the equal-budget pair included: [{power.name}]({_link(power, here)})):",
             "", *lines, ""]
+
+
+def _tasks_named(cells: pd.DataFrame) -> str:
+    """"asr, ser and asc": the tasks of pooled cells, in the study's order."""
+    names = [t for t in TASKS if t in set(cells["task"])]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _generated_by(study: Path, ablations: Path) -> str:
@@ -232,7 +239,8 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
     if (study / "reproduction.md").exists():
         parts += ["## Reproduction (`python scripts/compare_studies.py`)", "", read_markdown(study / "reproduction.md"), ""]
     if power and power.exists():
-        parts += ["## More seeds for asr and ser (`make power`)", "", read_markdown(power), ""]
+        tasks = _tasks_named(pool_seeds([study.parent, power.parent])[0]) if (power.parent / "default").is_dir() else ""
+        parts += [f"## More seeds{' for ' + tasks if tasks else ''} (`make power`)", "", read_markdown(power), ""]
     if (ablations / "bands.md").exists():
         parts += ["## Ablations at equal budgets (`python -m aelib.ablations`)", "",
                   "Primary metric by SNR band and noise split, mean over seeds:", "", read_markdown(ablations / "bands.md"), "",

@@ -296,6 +296,7 @@ def test_pooled_seeds_pool_two_roots_and_reach_the_report(tmp_path):
     out.write_text(text)
     lines = rep.pooled_question(tmp_path, out, first / "default")  # pooled again from the runs, not read from out
     assert lines[0].startswith("With three more seeds") and "](runs/power/pooled.md)" in lines[0]
+    assert "seeds 3-5 of kws, pooled" in lines[0]  # the tasks named from the pooled runs
     assert any(ln.startswith("- kws: `iterative` is better than `noisy`") for ln in lines)
     assert lines[2:-1] == text.split("The paper's question on all seeds:\n\n", 1)[1].rstrip("\n").splitlines()
     assert rep.pooled_question(tmp_path, second / "absent.md", first / "default") == []
