@@ -65,7 +65,7 @@ ablations: setup corpus
 		--tasks kws asc --ablations softmax rounds1
 
 # more seeds where the reference study's power is low: seeds 3-5 of asr, ser and asc (every paradigm of the
-# question and the equal-budget pair) under runs/power/, pooled with runs/default's seeds 0-2 (~65 min, estimated)
+# question and the equal-budget pair) under runs/power/, pooled with runs/default's seeds 0-2 (~70 min, estimated)
 power: setup corpus
 	$(BIN)/python -m aelib.study --preset $(PRESET) --study default --run-root runs/power --workers $(WORKERS) \
 		--tasks asr ser asc --paradigms clean noisy cascade joint iterative --seeds 3 4 5 --results never

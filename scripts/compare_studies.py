@@ -8,8 +8,8 @@ reference's mean and 95 % CI over seeds, the rerun's mean, the largest per-seed 
 t-test of the rerun's seeds against the reference's and its Holm adjustment over the table) and exits 1
 when a difference lies beyond the seed-to-seed noise (a Holm-adjusted p < 0.05). A rerun mean outside the
 reference's interval alone is no failure: with 3 seeds a rerun whose seeds are new draws of the same
-distribution lies outside it ~9 % of the time, so one of 24 usually does. ``--timing`` adds the runs' notebook wall
-times per paradigm (the seeds both studies finished), to check a speed-up on the same work; by default
+distribution lies outside it ~9 % of the time, so one of 24 usually does. ``--timing`` adds the runs' notebook
+wall times per paradigm (the seeds both studies finished), to check a speed-up on the same work; by default
 from the reference's ``study_info.json`` (the runs its last invocation trained) and, for the runs an earlier
 invocation trained, its ``results/run_times.csv``; or from the ``study_info.json`` or ``run_times.csv``
 ``--timing-reference`` names (e.g. an uninterrupted rerun's, when the reference itself was made in several

@@ -172,7 +172,7 @@ def pooled_question(here: Path, power: Path | None, study: Path = Path("runs/def
 def _tasks_named(cells: pd.DataFrame) -> str:
     """"asr, ser and asc": the tasks of pooled cells, in the study's order."""
     names = [t for t in TASKS if t in set(cells["task"])]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return " and ".join(filter(None, [", ".join(names[:-1]), names[-1] if names else ""]))
 
 
 def _generated_by(study: Path, ablations: Path) -> str:
