@@ -160,18 +160,18 @@ def pooled_question(here: Path, power: Path | None, study: Path = Path("runs/def
     page ``scripts/pooled_seeds.py`` wrote, linked from ``here``) is absent."""
     if not (power and power.exists() and (power.parent / "default").is_dir()):
         return []
-    cells = pool_seeds([Path(study).parent, power.parent])[0]
-    lines = pooled_question_lines(cells)
+    lines = pooled_question_lines(pool_seeds([Path(study).parent, power.parent])[0])
     if not lines:
         return []
-    return [f"With three more seeds where the power was low (`make power`: seeds 3-5 of {_tasks_named(cells)}, "
+    return [f"With three more seeds where the power was low (`make power`: seeds 3-5 of {_tasks_named(power)}, "
             f"pooled with seeds 0-2; every arm, the equal-budget pair included: [{power.name}]({_link(power, here)})):",
             "", *lines, ""]
 
 
-def _tasks_named(cells: pd.DataFrame) -> str:
-    """"asr, ser and asc": the tasks of pooled cells, in the study's order."""
-    names = [t for t in TASKS if t in set(cells["task"])]
+def _tasks_named(power: Path) -> str:
+    """"asr, ser and asc": the tasks ``make power`` ran beside ``power`` (its ``default/`` folders, which
+    :func:`aelib.ablations.pool_seeds` pools by default), in the study's order."""
+    names = [t for t in TASKS if (power.parent / "default" / t).is_dir()]
     return " and ".join(filter(None, [", ".join(names[:-1]), names[-1] if names else ""]))
 
 
@@ -239,7 +239,7 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
     if (study / "reproduction.md").exists():
         parts += ["## Reproduction (`python scripts/compare_studies.py`)", "", read_markdown(study / "reproduction.md"), ""]
     if power and power.exists():
-        tasks = _tasks_named(pool_seeds([study.parent, power.parent])[0]) if (power.parent / "default").is_dir() else ""
+        tasks = _tasks_named(power)
         parts += [f"## More seeds{' for ' + tasks if tasks else ''} (`make power`)", "", read_markdown(power), ""]
     if (ablations / "bands.md").exists():
         parts += ["## Ablations at equal budgets (`python -m aelib.ablations`)", "",
