@@ -64,14 +64,14 @@ ablations: setup corpus
 	$(BIN)/python -m aelib.ablations --preset $(PRESET) --workers $(WORKERS) $(SEED_ARGS) \
 		--tasks kws asc --ablations softmax rounds1
 
-# more seeds where the reference study's power is low: seeds 3-5 of asr, ser and asc (every paradigm of the
-# question and the equal-budget pair) under runs/power/, pooled with runs/default's seeds 0-2 (~70 min, estimated)
+# more seeds for the paper's question: seeds 3-5 of every task (every paradigm of the question and the
+# equal-budget pair) under runs/power/, pooled with runs/default's seeds 0-2 (~97 min for 84 runs, docs/reproduction.md)
 power: setup corpus
 	$(BIN)/python -m aelib.study --preset $(PRESET) --study default --run-root runs/power --workers $(WORKERS) \
-		--tasks asr ser asc --paradigms clean noisy cascade joint iterative --seeds 3 4 5 --results never
+		--tasks kws asr ser asc --paradigms clean noisy cascade joint iterative --seeds 3 4 5 --results never
 	$(BIN)/python -m aelib.ablations --preset $(PRESET) --run-root runs/power --workers $(WORKERS) --seeds 3 4 5 \
-		--tasks asr ser asc --ablations matched uniform
-	$(BIN)/python scripts/pooled_seeds.py --roots runs runs/power --tasks asr ser asc --out runs/power/pooled.md
+		--tasks kws asr ser asc --ablations matched uniform
+	$(BIN)/python scripts/pooled_seeds.py --roots runs runs/power --tasks kws asr ser asc --out runs/power/pooled.md
 
 report: venv
 	$(BIN)/python scripts/report.py --study runs/$(STUDY)

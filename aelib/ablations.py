@@ -119,7 +119,7 @@ def pool_seeds(roots: Sequence[str | Path], tasks: Sequence[str] | None = None,
     """(pooled cells, each root's share of them): every arm of every root (its study ``default/`` plus the
     ablations ``names``) on the seeds of its task's ``iterative``, for arms present on all of those seeds.
 
-    The roots must hold *different* seeds of the same settings (``make power`` runs seeds 3-5 of asr, ser and asc
+    The roots must hold *different* seeds of the same settings (``make power`` runs seeds 3-5 of every task
     under ``runs/power/`` beside ``runs/``'s 0-2): a (task, paradigm, seed) in two roots is a :class:`UserError`.
     ``tasks`` and ``names`` default to what the last root holds (its tasks, its ``ablation-<name>`` folders).
     """

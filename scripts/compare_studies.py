@@ -13,7 +13,10 @@ wall times per paradigm (the seeds both studies finished), to check a speed-up o
 from the reference's ``study_info.json`` (the runs its last invocation trained) and, for the runs an earlier
 invocation trained, its ``results/run_times.csv``; or from the ``study_info.json`` or ``run_times.csv``
 ``--timing-reference`` names (e.g. an uninterrupted rerun's, when the reference itself was made in several
-invocations under other load).
+invocations under other load). With ``--out X.md`` it also writes ``X.json``: the rerun's cost (wall time,
+invocations, runs, peak memory, the CPU of the machine that compared: ``make reproduce`` compares where it
+trained) and the verdict, which the README's target table reads as the budget row once copied into the
+reference study (``runs/default/reproduction.json``).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from aelib.device import cpu_model
 from aelib.errors import guard
 from aelib.results import compare_studies, study_info, study_run_seconds, to_markdown
 from aelib.study import finished_runs
@@ -40,6 +44,17 @@ def rerun_cost(study: Path) -> str:
     mem = f", peak memory {info['peak_rss_mb'] / 1024:.1f} GB" if info.get("peak_rss_mb") else ""
     return (f" ({n} runs, {info['wall_seconds'] / 60:.1f} min wall in {inv} invocation{'s' if inv > 1 else ''} "
             f"with {info.get('workers')} workers{mem})")
+
+
+def rerun_record(study: Path, table: pd.DataFrame) -> dict:
+    """The rerun's cost and the verdict, for ``X.json`` beside ``--out X.md`` (what the budget target reads)."""
+    info = study_info(study)
+    return {"runs": finished_runs(info) if info else 0, "invocations": len(info.get("invocations") or []) or 1,
+            "workers": info.get("workers"), "wall_seconds": info.get("wall_seconds"),
+            "peak_rss_mb": info.get("peak_rss_mb"), "started": info.get("started"), "finished": info.get("finished"),
+            "machine": cpu_model(), "means": len(table), "within_ci": int(table["within_ci"].sum()),
+            "smallest_p": float(table["p"].min()), "smallest_p_holm": float(table["p_holm"].min()),
+            "reproduced": bool(table["reproduced"].all())}
 
 
 def run_seconds(path: Path) -> pd.DataFrame:
@@ -114,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if a.out:
         Path(a.out).write_text(text)
+        Path(a.out).with_suffix(".json").write_text(json.dumps(rerun_record(Path(a.rerun), table), indent=1) + "\n")
     return 0 if bool(table["reproduced"].all()) else 1
 
 

@@ -4,7 +4,7 @@
 
 Each root holds a study ``default/`` and, optionally, the equal-budget arms ``ablation-<name>/`` (as
 ``make study`` and ``make ablations`` write them); the roots must hold *different* seeds of the same
-settings (``make power`` runs seeds 3-5 of asr, ser and asc under ``runs/power/``). This script owns only the
+settings (``make power`` runs seeds 3-5 of every task under ``runs/power/``). This script owns only the
 page: the seed-level paired tests of ``iterative`` against each arm (:func:`aelib.results.paired_vs_iterative`),
 on each root's seeds alone and on all of them, the power of the pooled seeds
 (:func:`aelib.results.power.power_table`) and the paper's question on them; the pooling itself (only arms

@@ -31,7 +31,7 @@ import pandas as pd
 from aelib.ablations import pool_seeds, pooled_question as pooled_question_lines
 from aelib.errors import guard
 from aelib.config import PARADIGMS, TASKS
-from aelib.results import collect, run_times, study_info, task_kinds
+from aelib.results import collect, reproduction_record, run_times, study_info, task_kinds
 from aelib.results.sections import (TASK_NAMES, competence, equal_budget, findings, headline_table, read_markdown,
                                     read_table, significant)
 from aelib.study import finished_runs
@@ -39,7 +39,7 @@ from aelib.results.targets import question_lines, target_markdown
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 FINDINGS = "findings.md"  # the hand-written reading of the tables, beside the results page
-POWER = Path("runs/power/pooled.md")  # `make power`: asr, ser and asc on seeds 0-5 (scripts/pooled_seeds.py)
+POWER = Path("runs/power/pooled.md")  # `make power`: every task on seeds 0-5 (scripts/pooled_seeds.py)
 LEVERS = "levers.md"  # beside FINDINGS; its section COSTS_ANCHOR says what each unmet target would cost
 COSTS_ANCHOR = "what-the-unmet-goals-would-cost"
 
@@ -142,34 +142,40 @@ def study_line(study: Path) -> list[str]:
 def targets_block(df: pd.DataFrame, here: Path, levers: str = LEVERS, power: Path | None = None,
                   study: Path = Path("runs/default")) -> list[str]:
     """The targets of the decisive study, each beside its measured value (aelib.results.targets); ``levers``:
-    the link, from the page's folder ``here``, to what reaching the unmet ones would cost."""
+    the link, from the page's folder ``here``, to what reaching the unmet ones would cost. The power row adds
+    the pooled seeds of ``make power`` and the budget row reads ``study``'s ``reproduction.json``."""
     if df.empty:
         return []
+    pooled = pooled_cells(power, study)
     return ["Targets of the decisive study (means over seeds of test scores, never used for a choice; "
             "`aelib/results/targets.py`):",
-            "", *target_markdown(df), "",
+            "", *target_markdown(df, pooled, reproduction_record(study)), "",
             f"What reaching an unmet goal would cost, as measured: [{levers}]({levers}#{COSTS_ANCHOR}).", "",
             "The paper's question, per task: does `iterative` beat the alternatives on the noisy grid? (seed-level "
             "paired t-tests, mean over the noisy test grid)", "", *question_lines(df), "",
-            *pooled_question(here, power, study)]
+            *pooled_question(here, power, pooled)]
 
 
-def pooled_question(here: Path, power: Path | None, study: Path = Path("runs/default")) -> list[str]:
-    """The paper's question on the pooled seeds of ``make power`` (seeds 0-2 of ``study`` and 3-5 beside
-    ``power``, pooled from their runs by :func:`aelib.ablations.pool_seeds`), or nothing when ``power`` (the
-    page ``scripts/pooled_seeds.py`` wrote, linked from ``here``) is absent."""
+def pooled_cells(power: Path | None, study: Path = Path("runs/default")) -> pd.DataFrame | None:
+    """The cells of ``make power``'s seeds 3-5 (beside ``power``, the page ``scripts/pooled_seeds.py`` wrote)
+    pooled with ``study``'s 0-2 by :func:`aelib.ablations.pool_seeds`; None when ``power`` is absent."""
     if not (power and power.exists() and (power.parent / "default").is_dir()):
-        return []
-    lines = pooled_question_lines(pool_seeds([Path(study).parent, power.parent])[0])
+        return None
+    return pool_seeds([Path(study).parent, power.parent])[0]
+
+
+def pooled_question(here: Path, power: Path | None, pooled: pd.DataFrame | None) -> list[str]:
+    """The paper's question on the pooled seeds (:func:`pooled_cells`), or nothing when there are none."""
+    lines = pooled_question_lines(pooled) if pooled is not None else []
     if not lines:
         return []
-    return [f"With three more seeds where the power was low (`make power`: seeds 3-5 of {_tasks_named(power)}, "
+    return [f"With three more seeds (`make power`: seeds 3-5 of {_tasks_named(power)}, "
             f"pooled with seeds 0-2; every arm, the equal-budget pair included: [{power.name}]({_link(power, here)})):",
             "", *lines, ""]
 
 
 def _tasks_named(power: Path) -> str:
-    """"asr, ser and asc": the tasks ``make power`` ran beside ``power`` (its ``default/`` folders, which
+    """"kws, asr, ser and asc": the tasks ``make power`` ran beside ``power`` (its ``default/`` folders, which
     :func:`aelib.ablations.pool_seeds` pools by default), in the study's order."""
     names = [t for t in TASKS if (power.parent / "default" / t).is_dir()]
     return " and ".join(filter(None, [", ".join(names[:-1]), names[-1] if names else ""]))

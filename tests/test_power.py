@@ -62,6 +62,25 @@ def test_target_table_measures_each_target_on_a_study(tmp_path):
     assert lines[0].startswith("- kws: `iterative` is better than `noisy`")
 
 
+def test_the_budget_row_is_a_from_scratch_rerun_in_one_invocation(tmp_path):
+    """The budget target reads a rerun's record (reproduction.json): minutes of one invocation, else unmeasured."""
+    from aelib import results
+    from aelib.results.targets import TARGETS, target_table
+    from tests.fake_study import make_study
+
+    df = results.collect(make_study(tmp_path))
+    name = next(t.name for t in TARGETS if t.kind == "budget")
+    record = {"wall_seconds": 4879.9, "invocations": 1, "runs": 72, "peak_rss_mb": 5202.0, "machine": "AMD EPYC",
+              "started": "2026-12-07T09:00:20+0000"}
+    row = target_table(df, scratch=record).set_index("target").loc[name]
+    assert row["value"] == pytest.approx(81.33, abs=0.01) and row["met"] is True
+    assert row["detail"] == "72 runs, peak 5.1 GB, AMD EPYC, 2026-12-07"
+    assert target_table(df, scratch={**record, "wall_seconds": 5500}).set_index("target").loc[name, "met"] is False
+    for unmeasured in (None, {}, {**record, "invocations": 4}):  # a sum over invocations is not a from-scratch time
+        row = target_table(df, scratch=unmeasured).set_index("target").loc[name]
+        assert math.isnan(row["value"]) and row["met"] is None
+
+
 def test_the_command_line_reports_targets_question_and_power(tmp_path, capsys):
     from aelib.results.__main__ import main
     from tests.fake_study import make_study

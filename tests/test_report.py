@@ -199,6 +199,23 @@ def test_compare_studies_timing_table(tmp_path):
     assert t.loc["clean", "seconds_reference"] == 100 and t.loc["total", "runs"] == 1  # ser changed on purpose: left out
 
 
+def test_compare_studies_writes_the_rerun_record_beside_its_page(tmp_path):
+    """--out X.md also writes X.json (the rerun's cost and the verdict), which the budget target reads."""
+    from aelib.results import reproduction_record
+    from tests.fake_study import make_study
+
+    mod = load_script("compare_studies")
+    study = make_study(tmp_path)
+    info = {"workers": 2, "wall_seconds": 600.0, "peak_rss_mb": 1000.0, "started": "2026-12-07T09:00:20+0000",
+            "invocations": [{"command": "x"}], "runs": [{"status": "done"}] * 3}
+    (study / "study_info.json").write_text(json.dumps(info))
+    assert mod.main([str(study), str(study), "--out", str(study / "reproduction.md")]) == 0
+    record = reproduction_record(study)
+    assert (study / "reproduction.md").exists() and record["reproduced"] is True and record["smallest_p"] == 1.0
+    assert record["invocations"] == 1 and record["wall_seconds"] == 600.0 and record["machine"]
+    assert record["within_ci"] == record["means"] > 0
+
+
 def test_compare_studies_timing_reads_run_times_for_skipped_runs(tmp_path):
     """A study made in several invocations: its last study_info records earlier runs as skipped (0 s), so their
     seconds come from results/run_times.csv; a reference of 0 s gives no ratio, not a ZeroDivisionError."""
@@ -294,12 +311,18 @@ def test_pooled_seeds_pool_two_roots_and_reach_the_report(tmp_path):
     assert defaults.equals(ablations.pool_seeds([first, second], ["kws"], ["uniform"])[0])
     out = second / "pooled.md"
     out.write_text(text)
-    lines = rep.pooled_question(tmp_path, out, first / "default")  # pooled again from the runs, not read from out
+    again = rep.pooled_cells(out, first / "default")  # pooled again from the runs, not read from out
+    lines = rep.pooled_question(tmp_path, out, again)
     assert lines[0].startswith("With three more seeds") and "](runs/power/pooled.md)" in lines[0]
     assert "seeds 3-5 of kws, pooled" in lines[0]  # the tasks named from the pooled runs
     assert any(ln.startswith("- kws: `iterative` is better than `noisy`") for ln in lines)
     assert lines[2:-1] == text.split("The paper's question on all seeds:\n\n", 1)[1].rstrip("\n").splitlines()
-    assert rep.pooled_question(tmp_path, second / "absent.md", first / "default") == []
+    assert rep.pooled_cells(second / "absent.md", first / "default") is None
+    assert rep.pooled_question(tmp_path, second / "absent.md", None) == []
+    from aelib.results import collect
+    from aelib.results.targets import target_table
+    power = target_table(collect(first / "default"), again).set_index("target").iloc[-2]
+    assert power["detail"].startswith("3 seeds: kws ") and "; `make power`, 6 seeds: kws " in power["detail"]
     write_run(second / "default", "kws", "iterative", 0)
     with pytest.raises(UserError, match="must hold other seeds"):
         ablations.pool_seeds([first, second], ["kws"], ["uniform"])

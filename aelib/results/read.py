@@ -1,7 +1,8 @@
 """Reading run folders into DataFrames: the one reader of what a study's runs wrote.
 
 Reads ``<study>/<task>/<paradigm>/seed<k>/`` (``metrics.json``, ``predictions.csv``, ``importance.json``,
-``params.json``, ``history.json``, ``train.ipynb``) and ``<study>/study_info.json``; never writes there.
+``params.json``, ``history.json``, ``train.ipynb``), ``<study>/study_info.json`` and ``<study>/reproduction.json``;
+never writes there.
 Every function works on whatever runs exist: missing tasks, paradigms or seeds are simply absent, and
 :func:`inventory` says which are missing. Timings are read here only: :func:`run_times` (per run folder),
 :func:`study_wall_seconds` and :func:`study_run_seconds` (from ``study_info.json``).
@@ -55,6 +56,13 @@ def run_dirs(study_dir: str | Path) -> list[tuple[str, str, int, Path]]:
 def study_info(study_dir: str | Path) -> dict[str, Any]:
     """The study's ``study_info.json`` (grid, workers, wall time, invocations), or {} when there is none."""
     path = Path(study_dir) / "study_info.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def reproduction_record(study_dir: str | Path) -> dict[str, Any]:
+    """The study's ``reproduction.json``: a from-scratch rerun's cost and verdict (``scripts/compare_studies.py``
+    writes it beside its page; ``make reproduce``), or {} when there is none."""
+    path = Path(study_dir) / "reproduction.json"
     return json.loads(path.read_text()) if path.exists() else {}
 
 

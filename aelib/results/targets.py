@@ -12,12 +12,17 @@ test scores; no target is used for a choice (that is validation's job): the tabl
 - stability: the largest seed-to-seed sd of one paradigm's noisy-grid mean (:mod:`aelib.results.power`), per
   task; the row's value is the worst task in units of the kws/ser/asc goal (asr's goal is 0.03 WER);
 - power: the smallest paradigm difference each task's seeds resolve at p < 0.05 (reported, no goal; the row's
-  value is the smallest over tasks, the detail has each task).
+  value is the smallest over tasks, the detail has each task, and each task's pooled seeds of ``make power``
+  when they are given);
+- budget: the whole study from scratch in one invocation, in wall minutes, from the record that
+  ``scripts/compare_studies.py --out`` writes beside a rerun's reproduction page (``make reproduce``), copied into
+  the study as ``reproduction.json``; a study made over several invocations does not measure it.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,11 +36,12 @@ STABILITY_GOAL = {"asr": 0.03}  # WER spreads more; the other tasks' goal is the
 @dataclass(frozen=True)
 class Target:
     name: str  # what the row measures, as the README prints it
-    kind: str  # competence | frontend | stability | power
+    kind: str  # competence | frontend | stability | power | budget
     task: str  # a task, or "speech" (kws, asr and ser: the lowest value counts)
     goal: float  # nan: reported without a goal
     higher_is_better: bool
     audio: str = "synthetic"  # competence: the speech kind; frontend: the noise split
+    digits: int = 3  # decimals of the measured value in the README
 
 
 TARGETS = (
@@ -52,6 +58,8 @@ TARGETS = (
            "all", 0.02, False),
     Target("power: the smallest paradigm difference resolved at p < 0.05", "power", "all", math.nan,
            False),
+    Target("the whole study from scratch, one invocation (wall minutes; `make reproduce`)", "budget", "all", 90.0,
+           False, digits=1),
 )
 
 
@@ -75,8 +83,28 @@ def _frontend(df: pd.DataFrame, t: Target) -> tuple[float, str]:
     return float(per_task.min()), detail
 
 
-def target_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per :data:`TARGETS` entry: target, goal, measured value, detail, and ``met`` (None: no goal)."""
+def _resolved(power: pd.DataFrame) -> str:
+    """"3 seeds: kws 0.033, asr 0.141": the difference each task's seeds resolve."""
+    seeds = "/".join(str(n) for n in sorted(set(power["n_seeds"])))
+    return f"{seeds} seeds: " + ", ".join(f"{task} {r['resolved']:.3f}" for task, r in power.iterrows())
+
+
+def _budget(scratch: dict[str, Any] | None) -> tuple[float, str]:
+    """Wall minutes of a from-scratch rerun in one invocation (``reproduction.json``), and what it was."""
+    if not scratch or not scratch.get("wall_seconds") or scratch.get("invocations") != 1:
+        return math.nan, ""
+    mem = f", peak {scratch['peak_rss_mb'] / 1024:.1f} GB" if scratch.get("peak_rss_mb") else ""
+    when = f", {str(scratch['started'])[:10]}" if scratch.get("started") else ""
+    return float(scratch["wall_seconds"]) / 60, f"{scratch.get('runs')} runs{mem}, {scratch.get('machine')}{when}"
+
+
+def target_table(df: pd.DataFrame, pooled: pd.DataFrame | None = None,
+                 scratch: dict[str, Any] | None = None) -> pd.DataFrame:
+    """One row per :data:`TARGETS` entry: target, goal, measured value, detail, and ``met`` (None: no goal).
+
+    ``pooled``: cells of more seeds (``make power``, :func:`aelib.ablations.pool_seeds`), whose resolved
+    differences the power row adds to its detail; ``scratch``: a from-scratch rerun's record (the budget row).
+    """
     power = power_table(df).set_index("task") if not df.empty else pd.DataFrame()
     rows = []
     for t in TARGETS:
@@ -90,23 +118,26 @@ def target_table(df: pd.DataFrame) -> pd.DataFrame:
             value = float(max(over.values())) * t.goal  # the worst task, in units of the kws/ser/asc goal
             detail = ", ".join(f"{task} {r['seed_sd_max']:.3f} (`{r['seed_sd_worst']}`)" for task, r in power.iterrows())
         elif t.kind == "power" and len(power):
-            value = float(power["resolved"].min())
-            seeds = "/".join(str(n) for n in sorted(set(power["n_seeds"])))
-            detail = f"{seeds} seeds: " + ", ".join(f"{task} {r['resolved']:.3f}" for task, r in power.iterrows())
+            value, detail = float(power["resolved"].min()), _resolved(power)
+            if pooled is not None and not pooled.empty:
+                detail += f"; `make power`, {_resolved(power_table(pooled).set_index('task'))}"
+        elif t.kind == "budget":
+            value, detail = _budget(scratch)
         met = None
         if math.isfinite(t.goal) and math.isfinite(value):
             met = bool(value >= t.goal if t.higher_is_better else value <= t.goal)
         rows.append({"target": t.name, "goal": t.goal, "higher_is_better": t.higher_is_better, "value": value,
-                     "detail": detail, "met": met})
+                     "digits": t.digits, "detail": detail, "met": met})
     return pd.DataFrame(rows)
 
 
-def target_markdown(df: pd.DataFrame) -> list[str]:
-    """The table as Markdown lines: target | goal | measured | met."""
+def target_markdown(df: pd.DataFrame, pooled: pd.DataFrame | None = None,
+                    scratch: dict[str, Any] | None = None) -> list[str]:
+    """The table as Markdown lines: target | goal | measured | met (arguments: :func:`target_table`)."""
     lines = ["| target | goal | measured | met |", "|---|---:|---:|---|"]
-    for _, r in target_table(df).iterrows():
+    for _, r in target_table(df, pooled, scratch).iterrows():
         goal = "n/a" if not np.isfinite(r["goal"]) else f"{'>=' if r['higher_is_better'] else '<='} {r['goal']:g}"
-        value = "n/a" if not np.isfinite(r["value"]) else f"{r['value']:.3f}"
+        value = "n/a" if not np.isfinite(r["value"]) else f"{r['value']:.{r['digits']}f}"
         if r["detail"]:
             value += f" ({r['detail']})"
         met = {True: "yes", False: "**no**", None: ""}[r["met"]]
@@ -136,8 +167,8 @@ def question_lines(df: pd.DataFrame, alpha: float = 0.05, arms: tuple[str, ...] 
         for _, r in g.iterrows():
             d = abs(r["mean_diff"])
             if np.isfinite(r["p"]) and r["p"] < alpha:
-                parts.append(f"{'better' if r['reference_better'] else 'worse'} than `{r['paradigm']}` by {d:.3f} "
-                             f"(p = {r['p']:.3f})")
+                p = "p < 0.001" if r["p"] < 0.001 else f"p = {r['p']:.3f}"
+                parts.append(f"{'better' if r['reference_better'] else 'worse'} than `{r['paradigm']}` by {d:.3f} ({p})")
             else:
                 parts.append(f"not resolved from `{r['paradigm']}` ({'ahead' if r['reference_better'] else 'behind'} "
                              f"by {d:.3f}, p = {r['p']:.2f})")
