@@ -165,6 +165,8 @@ class Config:
     ae_lr: float = knob(0.0, "the AE's learning rate; 0 = lr", group="optimisation", shared="always", ge=0)
     ca_lr_schedule: str = knob("constant", "the CA's lr within each phase: constant (plain Adam) | cosine (to 0)",
                                group="optimisation", shared="if_changed", choices=LR_SCHEDULES)
+    ae_lr_schedule: str = knob("constant", "the AE's lr within each phase: constant (plain Adam) | cosine (to 0)",
+                               group="optimisation", shared="if_changed", choices=LR_SCHEDULES)
     ca_ema_halflife: float = knob(0.0, "the CA's weights averaged (EMA, reset each phase) with this half-life in "
                                   "epochs; validation and the kept state use the average; 0 = off",
                                   group="optimisation", shared="if_changed", ge=0)

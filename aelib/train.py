@@ -107,13 +107,13 @@ class Trainer:
         return self.cfg.ae_lr if model == "ae" and self.cfg.ae_lr > 0 else self.cfg.lr
 
     def schedule(self, phase: Phase, opt: torch.optim.Optimizer, progress: float) -> None:
-        """Set the CA's lr for ``progress`` in [0, 1) of the phase: a pure function of it, so a resumed
-        run continues the same curve (the optimizer's groups follow ``phase.trains``)."""
-        if self.cfg.ca_lr_schedule == "constant":
-            return
+        """Set each trained model's lr for ``progress`` in [0, 1) of the phase by its schedule (``ca_lr_schedule``,
+        ``ae_lr_schedule``): a pure function of it, so a resumed run continues the same curve (the optimizer's
+        groups follow ``phase.trains``); a constant schedule leaves the group as the optimizer made it."""
         for k, g in zip(phase.trains, opt.param_groups):
-            if k == "ca":
-                g["lr"] = self.base_lr(k) * lr_factor(self.cfg.ca_lr_schedule, progress)
+            kind = self.cfg.ca_lr_schedule if k == "ca" else self.cfg.ae_lr_schedule
+            if kind != "constant":
+                g["lr"] = self.base_lr(k) * lr_factor(kind, progress)
 
     def _save_checkpoint(self, pi: int, epoch: int, opt, best_state, best_score, ema=None) -> None:
         if not dist.is_main():

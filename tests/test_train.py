@@ -70,9 +70,11 @@ def test_lr_factor():
         make_config("smoke", ca_lr_schedule="step")
 
 
-def test_cosine_schedule_anneals_the_ca_only(fake_root, tmp_path, monkeypatch):
-    """In a joint phase the CA's lr follows the cosine within the phase while the AE's stays constant."""
-    tr = _trainer(fake_root, tmp_path, paradigm="joint", ca_lr_schedule="cosine", lr=1e-3, ae_lr=4e-4)
+@pytest.mark.parametrize("annealed", ["ca", "ae"])
+def test_cosine_schedule_anneals_the_model_it_is_set_for(fake_root, tmp_path, monkeypatch, annealed):
+    """In a joint phase the lr of the model whose schedule is cosine (``ca_lr_schedule`` or ``ae_lr_schedule``)
+    follows the cosine within the phase while the other model's stays constant."""
+    tr = _trainer(fake_root, tmp_path, paradigm="joint", lr=1e-3, ae_lr=4e-4, **{f"{annealed}_lr_schedule": "cosine"})
     seen = []
     orig = train_mod.step_loss
 
@@ -91,10 +93,13 @@ def test_cosine_schedule_anneals_the_ca_only(fake_root, tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "optimizer", keep)
     monkeypatch.setattr(train_mod, "step_loss", spy)
     tr.fit()
-    ae_lrs, ca_lrs = zip(*seen)  # joint trains ("ae", "ca"), in that order
-    assert set(ae_lrs) == {4e-4}
-    assert ca_lrs[0] == pytest.approx(1e-3) and list(ca_lrs) == sorted(ca_lrs, reverse=True)
-    assert ca_lrs[-1] < 0.5e-3
+    lrs = dict(zip(("ae", "ca"), zip(*seen)))  # joint trains ("ae", "ca"), in that order
+    base = {"ae": 4e-4, "ca": 1e-3}
+    fixed = "ae" if annealed == "ca" else "ca"
+    assert set(lrs[fixed]) == {base[fixed]}
+    falling = lrs[annealed]
+    assert falling[0] == pytest.approx(base[annealed]) and list(falling) == sorted(falling, reverse=True)
+    assert falling[-1] < 0.5 * base[annealed]
 
 
 def test_non_finite_loss_stops_and_keeps_checkpoint(fake_root, tmp_path, monkeypatch):
