@@ -89,10 +89,13 @@ def _resolved(power: pd.DataFrame) -> str:
     return f"{seeds} seeds: " + ", ".join(f"{task} {r['resolved']:.3f}" for task, r in power.iterrows())
 
 
-def _budget(scratch: dict[str, Any] | None) -> tuple[float, str]:
-    """Wall minutes of a from-scratch rerun in one invocation (``reproduction.json``), and what it was."""
+def _budget(scratch: dict[str, Any] | None, n_runs: int) -> tuple[float, str]:
+    """Wall minutes of a from-scratch rerun of all ``n_runs`` of the study in one invocation
+    (``reproduction.json``), and what it was; a rerun of fewer runs is not the study's time."""
     if not scratch or not scratch.get("wall_seconds") or scratch.get("invocations") != 1:
         return math.nan, ""
+    if scratch.get("runs") != n_runs:
+        return math.nan, f"a rerun of {scratch.get('runs')} of the study's {n_runs} runs"
     mem = f", peak {scratch['peak_rss_mb'] / 1024:.1f} GB" if scratch.get("peak_rss_mb") else ""
     when = f", {str(scratch['started'])[:10]}" if scratch.get("started") else ""
     return float(scratch["wall_seconds"]) / 60, f"{scratch.get('runs')} runs{mem}, {scratch.get('machine')}{when}"
@@ -122,7 +125,7 @@ def target_table(df: pd.DataFrame, pooled: pd.DataFrame | None = None,
             if pooled is not None and not pooled.empty:
                 detail += f"; `make power`, {_resolved(power_table(pooled).set_index('task'))}"
         elif t.kind == "budget":
-            value, detail = _budget(scratch)
+            value, detail = _budget(scratch, len(df[["task", "paradigm", "seed"]].drop_duplicates()) if len(df) else 0)
         met = None
         if math.isfinite(t.goal) and math.isfinite(value):
             met = bool(value >= t.goal if t.higher_is_better else value <= t.goal)
@@ -168,7 +171,8 @@ def question_lines(df: pd.DataFrame, alpha: float = 0.05, arms: tuple[str, ...] 
             d = abs(r["mean_diff"])
             if np.isfinite(r["p"]) and r["p"] < alpha:
                 p = "p < 0.001" if r["p"] < 0.001 else f"p = {r['p']:.3f}"
-                parts.append(f"{'better' if r['reference_better'] else 'worse'} than `{r['paradigm']}` by {d:.3f} ({p})")
+                side = "better" if r["reference_better"] else "worse"
+                parts.append(f"{side} than `{r['paradigm']}` by {d:.3f} ({p})")
             else:
                 parts.append(f"not resolved from `{r['paradigm']}` ({'ahead' if r['reference_better'] else 'behind'} "
                              f"by {d:.3f}, p = {r['p']:.2f})")
