@@ -57,21 +57,26 @@ bench: setup corpus
 	$(BIN)/python scripts/benchmark.py --study-dir runs/$(STUDY)
 
 # after `make study`: the equal-budget ablations (reuse the study's shared stages), then the README section
-# the equal-budget pair (matched cascade, uniform weights) on every task; the other two on kws and asc
+# the equal-budget pair (matched cascade, uniform weights) on every task; softmax and rounds1 on kws and asc;
+# longer (iterative with as many rounds as the cascade's CA has epochs) on kws
 ablations: setup corpus
 	$(BIN)/python -m aelib.ablations --preset $(PRESET) --workers $(WORKERS) $(SEED_ARGS) \
 		--tasks kws asr ser asc --ablations matched uniform
 	$(BIN)/python -m aelib.ablations --preset $(PRESET) --workers $(WORKERS) $(SEED_ARGS) \
 		--tasks kws asc --ablations softmax rounds1
+	$(BIN)/python -m aelib.ablations --preset $(PRESET) --workers $(WORKERS) $(SEED_ARGS) --tasks kws --ablations longer
 
-# more seeds for the paper's question: seeds 3-5 of every task (every paradigm of the question and the
-# equal-budget pair) under runs/power/, pooled with runs/default's seeds 0-2 (~97 min for 84 runs, docs/reproduction.md)
+# more seeds for the paper's question: seeds 3-5 of every task (every paradigm of the question, the equal-budget
+# pair, kws's longer rounds) under runs/power/, pooled with runs/default's seeds 0-2 (~105 min for 87 runs)
 power: setup corpus
 	$(BIN)/python -m aelib.study --preset $(PRESET) --study default --run-root runs/power --workers $(WORKERS) \
 		--tasks kws asr ser asc --paradigms clean noisy cascade joint iterative --seeds 3 4 5 --results never
 	$(BIN)/python -m aelib.ablations --preset $(PRESET) --run-root runs/power --workers $(WORKERS) --seeds 3 4 5 \
 		--tasks kws asr ser asc --ablations matched uniform
-	$(BIN)/python scripts/pooled_seeds.py --roots runs runs/power --tasks kws asr ser asc --out runs/power/pooled.md
+	$(BIN)/python -m aelib.ablations --preset $(PRESET) --run-root runs/power --workers $(WORKERS) --seeds 3 4 5 \
+		--tasks kws --ablations longer
+	$(BIN)/python scripts/pooled_seeds.py --roots runs runs/power --tasks kws asr ser asc \
+		--ablations matched uniform longer --out runs/power/pooled.md
 
 report: venv
 	$(BIN)/python scripts/report.py --study runs/$(STUDY)

@@ -14,7 +14,10 @@ The ablations separate the two ingredients of the paper's paradigm at equal budg
   ``matched`` vs ``uniform`` is the gain of alternating, ``uniform`` vs ``iterative`` the gain of
   the weights;
 * ``softmax``  ``iterative`` with a softmax importance (the alternative weighting);
-* ``rounds1``  ``iterative`` with one round of twice the epochs (same budget, fewer alternations).
+* ``rounds1``  ``iterative`` with one round of twice the epochs (same budget, fewer alternations);
+* ``longer``   ``iterative`` with as many rounds as ``cascade``'s CA has epochs on enhanced audio (``ca_epochs //
+  ca_epochs_per_round``; kws: 8 instead of 2): not an equal budget but an equal exposure, whether the rounds
+  catch up when the CA adapts to enhanced audio as long as the cascade's does (and the AE gets a round each).
 
     python -m aelib.ablations --preset small --tasks kws asc --seeds 0 1 2 --workers 2
 
@@ -57,6 +60,8 @@ ABLATIONS: dict[str, tuple[str, Callable[[Config], dict[str, Any]], str]] = {
     "rounds1": ("iterative", lambda c: {"rounds": 1, "ae_epochs_per_round": c.ae_epochs_per_round * c.rounds,
                                         "ca_epochs_per_round": c.ca_epochs_per_round * c.rounds},
                 "iterative, 1 round (same epochs)"),
+    "longer": ("iterative", lambda c: {"rounds": max(c.rounds, c.ca_epochs // c.ca_epochs_per_round)},
+               "iterative, cascade's CA epochs in rounds"),
 }
 DEFAULT_TASKS = ("kws", "asc")  # the tasks whose clean CA is strongest on the small preset
 BANDS = {"low (-10..0 dB)": (-100.0, 0.0), "high (5..20 dB)": (0.1, 100.0)}

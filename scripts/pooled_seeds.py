@@ -22,9 +22,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aelib.ablations import ABLATIONS, pool_seeds, pooled_question  # noqa: E402
+from aelib.config import TASKS  # noqa: E402
 from aelib.errors import UserError, guard  # noqa: E402
 from aelib.results import paired_vs_iterative  # noqa: E402
 from aelib.results.power import power_table  # noqa: E402
+
+
+def _p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def markdown(roots: list[Path], cells: pd.DataFrame, per_root: list[pd.DataFrame], command: str) -> str:
@@ -37,9 +42,9 @@ def markdown(roots: list[Path], cells: pd.DataFrame, per_root: list[pd.DataFrame
              f"| task | arm | seeds | iterative | arm | difference | {head} | p, all seeds |",
              "|---|---|---:|---:|---:|---:|" + "---:|" * (len(roots) + 1)]
     for _, r in tests.iterrows():
-        ps = [f"{p[key]:.3f}" if (key := (r["task"], r["paradigm"])) in p.index else "–" for p in alone]
+        ps = [_p(p[key]) if (key := (r["task"], r["paradigm"])) in p.index else "–" for p in alone]
         lines.append(f"| {r['task']} | {r['paradigm']} | {r['n']} | {r['reference_mean']:.3f} | {r['other_mean']:.3f} "
-                     f"| {r['mean_diff']:+.3f} | {' | '.join(ps)} | **{r['p']:.3f}** |")
+                     f"| {r['mean_diff']:+.3f} | {' | '.join(ps)} | **{_p(r['p'])}** |")
     lines += ["", "Power of the pooled seeds (the smallest paired difference resolved at p < 0.05; `mdd80`: found "
               "four times in five):", "", "| task | seeds | arms | sd of paired differences | resolved | mdd80 | "
               "seeds for 0.02 at 80 % |", "|---|---:|---:|---:|---:|---:|---:|"]
@@ -54,7 +59,7 @@ def markdown(roots: list[Path], cells: pd.DataFrame, per_root: list[pd.DataFrame
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--roots", nargs="+", type=Path, default=[Path("runs"), Path("runs/power")])
-    p.add_argument("--tasks", nargs="+", default=["asr", "ser"])
+    p.add_argument("--tasks", nargs="+", default=list(TASKS))
     p.add_argument("--ablations", nargs="+", default=["matched", "uniform"], choices=list(ABLATIONS))
     p.add_argument("--out", type=Path, help="write the Markdown here")
     a = p.parse_args(argv)
@@ -63,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"{r}/default: no study there (make study / make power write one)")
     cells, per_root = pool_seeds(a.roots, a.tasks, a.ablations)
     command = ("python scripts/pooled_seeds.py --roots " + " ".join(map(str, a.roots)) + " --tasks "
-               + " ".join(a.tasks) + (f" --out {a.out}" if a.out else ""))
+               + " ".join(a.tasks) + " --ablations " + " ".join(a.ablations) + (f" --out {a.out}" if a.out else ""))
     text = markdown(a.roots, cells, per_root, command)
     print(text)
     if a.out:

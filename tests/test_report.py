@@ -286,6 +286,23 @@ def test_the_committed_runs_match_the_preset_they_claim():
         assert settings_diff(params.parent, resolved) == [], params.parent
 
 
+def test_each_ablation_resolves_to_its_settings_on_the_small_preset():
+    """What each arm changes, concretely, per task: equal budgets keep iterative's epochs; `longer` gives the
+    rounds as many CA epochs on enhanced audio as the cascade's CA has (ca_epochs // ca_epochs_per_round)."""
+    from aelib.config import make_config
+
+    for task in ("kws", "asr", "ser", "asc"):
+        cfg = make_config("small", task=task, paradigm="iterative")
+        assert ablations.resolve("matched", "small", task) == ("cascade", {"budget_matched": True})
+        assert ablations.resolve("uniform", "small", task) == ("iterative", {"importance": "uniform"})
+        paradigm, over = ablations.resolve("rounds1", "small", task)
+        assert over["rounds"] == 1 and over["ca_epochs_per_round"] == cfg.ca_epochs_per_round * cfg.rounds
+        paradigm, over = ablations.resolve("longer", "small", task)
+        assert paradigm == "iterative" and over["rounds"] * cfg.ca_epochs_per_round <= cfg.ca_epochs
+        assert (over["rounds"] + 1) * cfg.ca_epochs_per_round > cfg.ca_epochs and over["rounds"] >= cfg.rounds
+    assert ablations.resolve("longer", "small", "kws")[1] == {"rounds": 8}  # 16 CA epochs, 2 per round
+
+
 def test_pooled_seeds_pool_two_roots_and_reach_the_report(tmp_path):
     """`make power`'s pooling: seeds 0-2 of one root and 3-5 of another, every arm paired by seed; an arm
     missing from some seeds is left out; the same seed in both roots is refused; the report quotes the verdicts."""
