@@ -18,13 +18,17 @@ Two levers are prototyped here only (nothing in ``aelib/`` changes):
   per clip and epoch, so longer clips contribute all their audio over the epochs);
 - ``--augment``: synthetic noise files added to the *training* noise bank (never built from val or test audio):
   ``babble`` (3-6 training voices summed), ``colored`` (white / pink / brown), ``tonal`` (harmonic notes and chords
-  with percussive bursts), ``crackle`` (clicks, gated hiss bursts); see :func:`synth_noise`.
+  with percussive bursts), ``crackle`` (clicks, gated hiss bursts); see :func:`synth_noise`;
+- ``--extra-noise DIR [--extra-kinds K ...]``: recorded noise files of other kinds (every ``.wav``/``.ogg`` under
+  DIR whose name, less its suffix, is one of the kinds; identical files once) added to the *training* noise bank,
+  typed by that name (see :func:`add_recorded`); docs/levers.md uses megaglest's tileset ambience.
 
 Usage: ``.venv/bin/python scripts/ae_levers.py --task kws --epochs 3 --max-train-clips 1200 --out row.json``.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -40,7 +44,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from aelib.audio import fit_length  # noqa: E402
+from aelib.audio import fit_length, load_audio  # noqa: E402
 from aelib.config import make_config, parse_sets  # noqa: E402
 from aelib.data import MixtureDataset, _rng, clip_seconds, load_data, speed_perturb, subset  # noqa: E402
 from aelib.device import seed_everything  # noqa: E402
@@ -195,6 +199,28 @@ def augment_bank(data, families: list[str], files: int, seconds: float, seed: in
     return {"real_files": len(bank) - len(families) * files, "synthetic_files": len(families) * files}
 
 
+def add_recorded(data, folder: Path, kinds: list[str] | None = None) -> dict[str, int]:
+    """Add the audio files under ``folder`` named after one of ``kinds`` (all when None; ``.../rain.ogg`` is kind
+    ``rain``) to the training noise bank (in the audio cache only), RMS-normalised, byte-identical files once."""
+    bank, types, seen = data.noise["train"], {}, set()
+    for f in sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".wav", ".ogg")):
+        digest = hashlib.md5(f.read_bytes()).hexdigest()
+        if (kinds and f.stem not in kinds) or digest in seen:
+            continue
+        seen.add(digest)
+        wave = load_audio(f, warn=False)
+        path, typ = f"extra://{f.relative_to(folder)}", f"extra_{f.stem}"
+        data.cache._cache[path] = _norm(wave)
+        bank.rows.append({"path": path, "split": "train", "type": typ})
+        bank.paths.append(path)
+        bank.types[path] = typ
+        bank.lengths.append(len(wave))
+        types[typ] = types.get(typ, 0) + 1
+    if not types:
+        raise SystemExit(f"error: no .wav or .ogg file of kinds {kinds or 'any'} under {folder}")
+    return types
+
+
 # ---- evaluation at 0 dB ----------------------------------------------------------------------------
 def eval_bundles(data_dir: str, n: int) -> dict:
     """Per speech task: a bundle of the whole corpus (seed 0) whose test rows are ``n`` synthetic clips."""
@@ -262,6 +288,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--snr-low", type=float, default=-5.0)
     p.add_argument("--snr-high", type=float, default=20.0)
     p.add_argument("--augment", default="", help=f"comma-separated families of {FAMILIES}")
+    p.add_argument("--extra-noise", default="", help="a folder of recorded noise files added to the training bank")
+    p.add_argument("--extra-kinds", nargs="+", default=None, help="only files of these names (e.g. rain day)")
     p.add_argument("--aug-files", type=int, default=6, help="synthetic files per family")
     p.add_argument("--aug-seconds", type=float, default=16.0)
     p.add_argument("--seed", type=int, default=0)
@@ -294,6 +322,8 @@ def main(argv: list[str] | None = None) -> dict:
         pool_speech(data, cfg, a.segment, a.max_train_clips or 0)
     aug = augment_bank(data, [f for f in a.augment.split(",") if f], a.aug_files, a.aug_seconds, a.seed) \
         if a.augment else {}
+    if a.extra_noise:
+        aug["recorded"] = add_recorded(data, Path(a.extra_noise).expanduser(), a.extra_kinds)
     ae = build_ae(cfg)
     run_dir = Path(cfg.run_root) / f"run-{os.getpid()}"
     trainer = Trainer(cfg, data, ae, nn.Identity(), run_dir, progress=False)
