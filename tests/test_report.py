@@ -338,8 +338,10 @@ def test_pooled_seeds_pool_two_roots_and_reach_the_report(tmp_path):
     assert rep.pooled_question(tmp_path, second / "absent.md", None) == []
     from aelib.results import collect
     from aelib.results.targets import target_table
-    power = target_table(collect(first / "default"), again).set_index("target").iloc[-2]
+    table = target_table(collect(first / "default"), again).set_index("target")
+    power, stability = table.iloc[-2], table.iloc[-3]
     assert power["detail"].startswith("3 seeds: kws ") and "; `make power`, 6 seeds: kws " in power["detail"]
+    assert stability["detail"].startswith("kws ") and "; `make power`, 6 seeds: kws 0." in stability["detail"]
     write_run(second / "default", "kws", "iterative", 0)
     with pytest.raises(UserError, match="must hold other seeds"):
         ablations.pool_seeds([first, second], ["kws"], ["uniform"])
