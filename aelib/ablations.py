@@ -164,6 +164,27 @@ def pooled_question(cells: pd.DataFrame) -> list[str]:
     return question_lines(cells, arms=arms)
 
 
+def pooled_verdict(cells: pd.DataFrame, alpha: float = 0.05) -> str:
+    """The paper's question in one sentence on pooled seeds: on how many tasks ``iterative`` beats the cascade
+    trained as long (``matched``) and its own rounds with uniform weights (``uniform``) at p < ``alpha``, and
+    where it is worse; "" when neither arm is there."""
+    tests = paired_vs_iterative(cells)
+    if tests.empty:
+        return ""
+    tests = tests[tests["level"] == "seed"]
+    parts = []
+    for name, what in (("matched", "the cascade trained as long"), ("uniform", "its own rounds with uniform weights")):
+        t = tests[tests["paradigm"] == ABLATIONS[name][2]]
+        if t.empty:
+            continue
+        sig = t[t["p"] < alpha]
+        better, worse = sig.loc[sig["reference_better"], "task"], sig.loc[~sig["reference_better"], "task"]
+        parts.append(f"{'it' if parts else '`iterative`'} beats {what} on {len(better)} of {len(t)} tasks"
+                     + (f" ({', '.join(better)})" if len(better) else "")
+                     + (f" and loses to it on {', '.join(worse)}" if len(worse) else ""))
+    return "; ".join(parts)
+
+
 def arms(run_root: str | Path = "runs", base: str = "default",
          names: Sequence[str] = tuple(ABLATIONS)) -> list[tuple[Path, str, str]]:
     """(study folder, paradigm, label) of every arm in the tables: the base study's cascade and

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from aelib.ablations import pool_seeds, pooled_question as pooled_question_lines
+from aelib.ablations import pool_seeds, pooled_question as pooled_question_lines, pooled_verdict
 from aelib.errors import guard
 from aelib.config import PARADIGMS, TASKS
 from aelib.results import collect, reproduction_record, run_times, study_info, task_kinds
@@ -169,9 +169,10 @@ def pooled_question(here: Path, power: Path | None, pooled: pd.DataFrame | None)
     lines = pooled_question_lines(pooled) if pooled is not None else []
     if not lines:
         return []
+    verdict = pooled_verdict(pooled)
     return [f"With three more seeds (`make power`: seeds 3-5 of {_tasks_named(power)}, "
-            f"pooled with seeds 0-2; every arm, the equal-budget pair included: [{power.name}]({_link(power, here)})):",
-            "", *lines, ""]
+            f"pooled with seeds 0-2; every arm, the equal-budget pair included: [{power.name}]({_link(power, here)}))"
+            + (f": **{verdict}** (p < 0.05):" if verdict else ":"), "", *lines, ""]
 
 
 def _tasks_named(power: Path) -> str:

@@ -324,13 +324,16 @@ def test_pooled_seeds_pool_two_roots_and_reach_the_report(tmp_path):
     assert "| p, seeds 0,1,2 | p, seeds 3,4,5 | p, all seeds |" in text
     assert "| kws | iterative, uniform weights | 6 | 0.725 | 0.625 | +0.100 |" in text
     assert "| kws | 6 | 6 |" in text  # the power row: six seeds, six arms
+    verdict = ablations.pooled_verdict(cells)  # no matched arm here: the uniform one alone, which iterative beats
+    assert verdict == "`iterative` beats its own rounds with uniform weights on 1 of 1 tasks (kws)", verdict
+    assert ablations.pooled_verdict(cells[cells["paradigm"] != "iterative, uniform weights"]) == ""
     defaults = ablations.pool_seeds([first, second])[0]  # tasks and arms: what the last root holds
     assert defaults.equals(ablations.pool_seeds([first, second], ["kws"], ["uniform"])[0])
     out = second / "pooled.md"
     out.write_text(text)
     again = rep.pooled_cells(out, first / "default")  # pooled again from the runs, not read from out
     lines = rep.pooled_question(tmp_path, out, again)
-    assert lines[0].startswith("With three more seeds") and "](runs/power/pooled.md)" in lines[0]
+    assert lines[0].startswith("With three more seeds") and "](runs/power/pooled.md)): **`iterative` beats" in lines[0]
     assert "seeds 3-5 of kws, pooled" in lines[0]  # the tasks named from the pooled runs
     assert any(ln.startswith("- kws: `iterative` is better than `noisy`") for ln in lines)
     assert lines[2:-1] == text.split("The paper's question on all seeds:\n\n", 1)[1].rstrip("\n").splitlines()
