@@ -2,8 +2,8 @@
 
     python -m aelib.results runs/default [--difference 0.02]
 
-Reads the study's run summaries (:func:`aelib.results.collect`) and its ``reproduction.json``; prints the target table
-(:mod:`aelib.results.targets`), one line per task on whether ``iterative`` beats ``noisy``, ``cascade`` and
+Reads the study's run summaries (:func:`aelib.results.collect`) and its ``reproduction.json``; prints the target
+table (:mod:`aelib.results.targets`), one line per task on whether ``iterative`` beats ``noisy``, ``cascade`` and
 ``joint`` at the seed level, and the power table (:func:`aelib.results.power.power_table`: the difference the
 seeds resolve, and how many seeds a gap of ``--difference`` would need at 80 % power).
 """
@@ -25,7 +25,8 @@ def report(study: Path, difference: float = 0.02) -> str:
     if df.empty:
         raise UserError(f"{study}: no finished runs (metrics.json) to read")
     power = power_table(df, difference=difference).set_index("task")
-    return "\n".join([f"## {study}", "", *target_markdown(df, scratch=reproduction_record(study)), "", *question_lines(df), "",
+    targets = target_markdown(df, scratch=reproduction_record(study))
+    return "\n".join([f"## {study}", "", *targets, "", *question_lines(df), "",
                       to_markdown(power[["metric", "n_seeds", "seed_sd_max", "sd_diff", "resolved", "mdd80",
                                          "seeds_for_difference"]])]).rstrip() + "\n"
 

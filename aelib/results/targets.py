@@ -11,7 +11,7 @@ test scores; no target is used for a choice (that is validation's job): the tabl
   types, per speech task (the lowest of kws, asr and ser is the row's value);
 - stability: the largest seed-to-seed sd of one paradigm's noisy-grid mean (:mod:`aelib.results.power`), per
   task; the row's value is the worst task in units of the kws/ser/asc goal (asr's goal is 0.03 WER), the detail
-  adds each task's worst on the pooled seeds of ``make power`` when they are given (every arm of theirs);
+  adds each task's worst on the pooled seeds of ``make power`` when they are given (the study's paradigms there);
 - power: the smallest paradigm difference each task's seeds resolve at p < 0.05 (reported, no goal; the row's
   value is the smallest over tasks, the detail has each task, and each task's pooled seeds of ``make power``
   when they are given);
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..config import PARADIGMS
 from .power import power_table
 
 SPEECH_TASKS = ("kws", "asr", "ser")
@@ -122,7 +123,7 @@ def target_table(df: pd.DataFrame, pooled: pd.DataFrame | None = None,
             value = float(max(over.values())) * t.goal  # the worst task, in units of the kws/ser/asc goal
             detail = ", ".join(f"{task} {r['seed_sd_max']:.3f} (`{r['seed_sd_worst']}`)" for task, r in power.iterrows())
             if pooled is not None and not pooled.empty:
-                more = power_table(pooled)
+                more = power_table(pooled[pooled["paradigm"].isin(PARADIGMS)])  # the study's paradigms, no ablation
                 detail += (f"; `make power`, {'/'.join(map(str, sorted(set(more['n_seeds']))))} seeds: "
                            + ", ".join(f"{r['task']} {r['seed_sd_max']:.3f}" for _, r in more.iterrows()))
         elif t.kind == "power" and len(power):
