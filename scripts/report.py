@@ -105,10 +105,17 @@ def performance(study: Path, bench_path: Path) -> list[str]:
     return out
 
 
-def _over_invocations(info: dict) -> str:
-    """Say when a wall time is a sum over invocations, which is not the time of one from-scratch run."""
+def _over_invocations(info: dict, scratch: dict | None = None) -> str:
+    """Say when a wall time is a sum over invocations, which is not the time of one from-scratch run, and what
+    the from-scratch rerun of ``scratch`` (the study's ``reproduction.json``) took in one, when it reran them all."""
     n = len(info.get("invocations") or [])
-    return f"(summed over {n} invocations, listed on the results page) " if n > 1 else ""
+    if n < 2:
+        return ""
+    once = ""
+    if scratch and scratch.get("invocations") == 1 and scratch.get("runs") == finished_runs(info) \
+            and scratch.get("wall_seconds"):
+        once = f"; from scratch in one: {scratch['wall_seconds'] / 60:.1f} min, the budget row below"
+    return f"(summed over {n} invocations, listed on the results page{once}) "
 
 
 def invocations(info: dict) -> list[str]:
@@ -132,7 +139,7 @@ def study_line(study: Path) -> list[str]:
         f"--seeds {' '.join(map(str, info.get('seeds', [])))} --workers {info.get('workers', '?')}`): "
         f"{finished_runs(info)} runs ({len(info.get('tasks', []))} tasks x {len(info.get('paradigms', []))} paradigms x "
         f"{len(info.get('seeds', []))} seeds), wall time **{wall / 60:.1f} min** on this 2-core machine "
-        f"{_over_invocations(info)}(status: {info.get('status', 'n/a')})."
+        f"{_over_invocations(info, reproduction_record(study))}(status: {info.get('status', 'n/a')})."
         + (f" Peak memory {info['peak_rss_mb'] / 1024:.1f} GB." if info.get("peak_rss_mb") else ""),
         *([f"Not run: {', '.join(info['missing'])} (see `study_info.json`, which records "
            f"{len(info.get('invocations', [])) or 1} invocations)."] if info.get("missing") else []),

@@ -152,6 +152,12 @@ def test_invocations_and_the_reproduction_table_reach_the_section(root):
     assert "made in 2 invocations" in text and "`python -m aelib.study A`: 8.0 min, interrupted" in text
     assert "(summed over 2 invocations, listed on the results page)" in text  # a sum is not one from-scratch run's time
     assert "\n## Reproduction" in text and "1 of 1 inside" in text
+    record = {"invocations": 1, "runs": rep.finished_runs(info), "wall_seconds": 300.0}
+    (root / "default" / "reproduction.json").write_text(json.dumps(record))  # a from-scratch rerun of every run
+    assert "listed on the results page; from scratch in one: 5.0 min, the budget row below)" in rep.results_page(
+        root / "default", root / "ablations")
+    (root / "default" / "reproduction.json").write_text(json.dumps({**record, "runs": record["runs"] - 1}))
+    assert "from scratch in one" not in rep.results_page(root / "default", root / "ablations")  # not all the runs
 
 
 def test_readme_results_section_matches_the_committed_runs(monkeypatch):
