@@ -180,6 +180,16 @@ def synth_noise(family: str, k: int, seconds: float, voices: list[list[np.ndarra
     raise ValueError(f"unknown noise family {family!r}; choose from {FAMILIES}")
 
 
+def _add_to_bank(data, path: str, wave: np.ndarray, typ: str) -> None:
+    """One more training noise file: ``wave`` under ``path`` in the audio cache only, of noise type ``typ``."""
+    bank = data.noise["train"]
+    data.cache._cache[path] = wave
+    bank.rows.append({"path": path, "split": "train", "type": typ})
+    bank.paths.append(path)
+    bank.types[path] = typ
+    bank.lengths.append(len(wave))
+
+
 def augment_bank(data, families: list[str], files: int, seconds: float, seed: int) -> dict[str, int]:
     """Add ``files`` synthetic noise files of each family to the training noise bank (in the audio cache only)."""
     by_voice: dict[str, list[np.ndarray]] = {}
@@ -190,31 +200,21 @@ def augment_bank(data, families: list[str], files: int, seconds: float, seed: in
     bank = data.noise["train"]
     for fam in families:
         for k in range(files):
-            path = f"synth://{fam}/{k}"
-            data.cache._cache[path] = synth_noise(fam, k, seconds, voices, seed)
-            bank.rows.append({"path": path, "split": "train", "type": f"synth_{fam}"})
-            bank.paths.append(path)
-            bank.types[path] = f"synth_{fam}"
-            bank.lengths.append(len(data.cache._cache[path]))
+            _add_to_bank(data, f"synth://{fam}/{k}", synth_noise(fam, k, seconds, voices, seed), f"synth_{fam}")
     return {"real_files": len(bank) - len(families) * files, "synthetic_files": len(families) * files}
 
 
 def add_recorded(data, folder: Path, kinds: list[str] | None = None) -> dict[str, int]:
     """Add the audio files under ``folder`` named after one of ``kinds`` (all when None; ``.../rain.ogg`` is kind
     ``rain``) to the training noise bank (in the audio cache only), RMS-normalised, byte-identical files once."""
-    bank, types, seen = data.noise["train"], {}, set()
+    types, seen = {}, set()
     for f in sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".wav", ".ogg")):
         digest = hashlib.md5(f.read_bytes()).hexdigest()
         if (kinds and f.stem not in kinds) or digest in seen:
             continue
         seen.add(digest)
-        wave = load_audio(f, warn=False)
-        path, typ = f"extra://{f.relative_to(folder)}", f"extra_{f.stem}"
-        data.cache._cache[path] = _norm(wave)
-        bank.rows.append({"path": path, "split": "train", "type": typ})
-        bank.paths.append(path)
-        bank.types[path] = typ
-        bank.lengths.append(len(wave))
+        typ = f"extra_{f.stem}"
+        _add_to_bank(data, f"extra://{f.relative_to(folder)}", _norm(load_audio(f, warn=False)), typ)
         types[typ] = types.get(typ, 0) + 1
     if not types:
         raise SystemExit(f"error: no .wav or .ogg file of kinds {kinds or 'any'} under {folder}")

@@ -49,7 +49,7 @@ def rerun_cost(study: Path) -> str:
 def rerun_record(study: Path, table: pd.DataFrame) -> dict:
     """The rerun's cost and the verdict, for ``X.json`` beside ``--out X.md`` (what the budget target reads)."""
     info = study_info(study)
-    return {"runs": finished_runs(info) if info else 0, "invocations": len(info.get("invocations") or []) or 1,
+    return {"runs": finished_runs(info), "invocations": len(info.get("invocations") or []) or 1,
             "workers": info.get("workers"), "wall_seconds": info.get("wall_seconds"),
             "peak_rss_mb": info.get("peak_rss_mb"), "started": info.get("started"), "finished": info.get("finished"),
             "machine": cpu_model(), "means": len(table), "within_ci": int(table["within_ci"].sum()),

@@ -35,7 +35,7 @@ from aelib.results import collect, reproduction_record, run_times, study_info, t
 from aelib.results.sections import (TASK_NAMES, competence, equal_budget, findings, headline_table, read_markdown,
                                     read_table, significant)
 from aelib.study import finished_runs
-from aelib.results.targets import question_lines, target_markdown
+from aelib.results.targets import from_scratch_minutes, question_lines, target_markdown
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 FINDINGS = "findings.md"  # the hand-written reading of the tables, beside the results page
@@ -111,10 +111,8 @@ def _over_invocations(info: dict, scratch: dict | None = None) -> str:
     n = len(info.get("invocations") or [])
     if n < 2:
         return ""
-    once = ""
-    if scratch and scratch.get("invocations") == 1 and scratch.get("runs") == finished_runs(info) \
-            and scratch.get("wall_seconds"):
-        once = f"; from scratch in one: {scratch['wall_seconds'] / 60:.1f} min, the budget row below"
+    minutes = from_scratch_minutes(scratch, finished_runs(info))
+    once = f"; from scratch in one: {minutes:.1f} min, the budget row below" if math.isfinite(minutes) else ""
     return f"(summed over {n} invocations, listed on the results page{once}) "
 
 

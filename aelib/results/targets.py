@@ -85,22 +85,30 @@ def _frontend(df: pd.DataFrame, t: Target) -> tuple[float, str]:
     return float(per_task.min()), detail
 
 
-def _resolved(power: pd.DataFrame) -> str:
-    """"3 seeds: kws 0.033, asr 0.141": the difference each task's seeds resolve."""
+def _per_task(power: pd.DataFrame, column: str) -> str:
+    """"3 seeds: kws 0.033, asr 0.141": ``column`` of each task of a power table indexed by task."""
     seeds = "/".join(str(n) for n in sorted(set(power["n_seeds"])))
-    return f"{seeds} seeds: " + ", ".join(f"{task} {r['resolved']:.3f}" for task, r in power.iterrows())
+    return f"{seeds} seeds: " + ", ".join(f"{task} {r[column]:.3f}" for task, r in power.iterrows())
+
+
+def from_scratch_minutes(scratch: dict[str, Any] | None, n_runs: int | None) -> float:
+    """Wall minutes of a from-scratch rerun (``reproduction.json``) that made all ``n_runs`` of a study in one
+    invocation; NaN otherwise (a sum over invocations, or a rerun of fewer runs, is not the study's time)."""
+    if not scratch or not scratch.get("wall_seconds") or scratch.get("invocations") != 1 \
+            or scratch.get("runs") != n_runs:
+        return math.nan
+    return float(scratch["wall_seconds"]) / 60
 
 
 def _budget(scratch: dict[str, Any] | None, n_runs: int) -> tuple[float, str]:
-    """Wall minutes of a from-scratch rerun of all ``n_runs`` of the study in one invocation
-    (``reproduction.json``), and what it was; a rerun of fewer runs is not the study's time."""
-    if not scratch or not scratch.get("wall_seconds") or scratch.get("invocations") != 1:
-        return math.nan, ""
-    if scratch.get("runs") != n_runs:
-        return math.nan, f"a rerun of {scratch.get('runs')} of the study's {n_runs} runs"
+    """:func:`from_scratch_minutes` of the study's ``n_runs`` and what the rerun was."""
+    minutes = from_scratch_minutes(scratch, n_runs)
+    if not math.isfinite(minutes):
+        other = from_scratch_minutes(scratch, scratch.get("runs")) if scratch else math.nan  # one invocation, fewer
+        return math.nan, f"a rerun of {scratch['runs']} of the study's {n_runs} runs" if math.isfinite(other) else ""
     mem = f", peak {scratch['peak_rss_mb'] / 1024:.1f} GB" if scratch.get("peak_rss_mb") else ""
     when = f", {str(scratch['started'])[:10]}" if scratch.get("started") else ""
-    return float(scratch["wall_seconds"]) / 60, f"{scratch.get('runs')} runs{mem}, {scratch.get('machine')}{when}"
+    return minutes, f"{scratch.get('runs')} runs{mem}, {scratch.get('machine')}{when}"
 
 
 def target_table(df: pd.DataFrame, pooled: pd.DataFrame | None = None,
@@ -124,12 +132,11 @@ def target_table(df: pd.DataFrame, pooled: pd.DataFrame | None = None,
             detail = ", ".join(f"{task} {r['seed_sd_max']:.3f} (`{r['seed_sd_worst']}`)" for task, r in power.iterrows())
             if pooled is not None and not pooled.empty:
                 more = power_table(pooled[pooled["paradigm"].isin(PARADIGMS)])  # the study's paradigms, no ablation
-                detail += (f"; `make power`, {'/'.join(map(str, sorted(set(more['n_seeds']))))} seeds: "
-                           + ", ".join(f"{r['task']} {r['seed_sd_max']:.3f}" for _, r in more.iterrows()))
+                detail += f"; `make power`, {_per_task(more.set_index('task'), 'seed_sd_max')}"
         elif t.kind == "power" and len(power):
-            value, detail = float(power["resolved"].min()), _resolved(power)
+            value, detail = float(power["resolved"].min()), _per_task(power, "resolved")
             if pooled is not None and not pooled.empty:
-                detail += f"; `make power`, {_resolved(power_table(pooled).set_index('task'))}"
+                detail += f"; `make power`, {_per_task(power_table(pooled).set_index('task'), 'resolved')}"
         elif t.kind == "budget":
             value, detail = _budget(scratch, len(df[["task", "paradigm", "seed"]].drop_duplicates()) if len(df) else 0)
         met = None
