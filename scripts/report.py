@@ -236,6 +236,7 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
                         ("by_source", "By test voice: `clean_audio` is the `clean` CA on clean audio, the paradigm "
                          "columns the noisy-grid mean (`espeak*`: the six unseen espeak voices together)"),
                         ("ae_quality", "AE quality on the noisy test grid (enhanced vs input)"),
+                        ("ae_by_noise_type", "SI-SDR improvement (dB) per test noise type, over the noisy test grid"),
                         ("paired_vs_iterative", "Paired tests: iterative minus each other paradigm"),
                         ("importance_summary", "Importance weights per round"),
                         ("cross_task", "Cross-task matrix: AE trained for row task, CA of column task")):

@@ -88,6 +88,21 @@ def test_seen_unseen_real_and_ae_tables(study):
     assert len(results.ae_quality_table(df, by_snr=True)) == 2 * len(ae)
 
 
+def test_ae_by_noise_type_is_the_improvement_per_type_over_seeds():
+    rows = [{"task": "kws", "paradigm": p, "seed": seed, "kind": "synthetic", "noise_split": split, "noise_type": nt,
+             "snr": 0.0, "clip": f"c{i}", "input_sisdr": 1.0,
+             "sisdr": float("nan") if p == "noisy" else 1.0 + gain + seed + (i % 2)}
+            for p in ("noisy", "cascade", "iterative") for seed in (0, 1, 2) for i in range(4)
+            for split, nt, gain in (("test_seen", "fire", 8.0), ("test_unseen", "babble", 2.0), ("clean", "", 0.0))]
+    t = results.ae_by_noise_type(pd.DataFrame(rows)).set_index("noise_type")
+    assert list(t.columns[:3]) == ["task", "noise_split", "n"] and list(t.index) == ["fire", "babble"]
+    assert "noisy" not in t and t.loc["babble", "n"] == 4  # no front-end, no column; the clean cell is not noise
+    # per seed: gain + seed + 0.5 (half the clips +1); over seeds 0-2: gain + 1.5
+    assert t.loc["fire", "cascade"] == pytest.approx(9.5) and t.loc["babble", "iterative"] == pytest.approx(3.5)
+    assert t.loc["fire", "cascade_ci"] > 0
+    assert results.ae_by_noise_type(pd.DataFrame(rows).drop(columns="sisdr")).empty  # older predictions
+
+
 def test_importance_summary(study):
     s = results.importance_summary(study)
     assert len(s) == 2 * 3  # two rounds x three seeds (kws only)

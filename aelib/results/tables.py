@@ -112,6 +112,35 @@ def ae_quality_table(df: pd.DataFrame, kind: str = "synthetic", by_snr: bool = F
     return out
 
 
+def ae_by_noise_type(utt: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame:
+    """SI-SDR improvement (dB, enhanced minus input, mean over the noisy test grid's utterances) per noise type of
+    the test files, one column per paradigm with a front-end, mean ± 95 % CI over seeds: which kinds of noise a
+    front-end fails on, the unseen types above all. Made from ``predictions.csv`` (:func:`per_utterance`);
+    ``n`` is the utterances of one run in that type's cells (the draw is the same in every run)."""
+    need = {"noise_type", "sisdr", "input_sisdr"}
+    if utt.empty or not need <= set(utt.columns):
+        return pd.DataFrame()
+    sub = of_task_kind(utt, kind)
+    sub = sub[sub["noise_split"].isin(NOISY) & sub["paradigm"].isin(FRONTEND_PARADIGMS) & sub["sisdr"].notna()]
+    if sub.empty:
+        return pd.DataFrame()
+    sub = sub.assign(delta=sub["sisdr"] - sub["input_sisdr"])
+    by = ["task", "noise_split", "noise_type"]
+    per_seed = sub.groupby([*by, "paradigm", "seed"], as_index=False)["delta"].mean()
+    out = _over_seeds(per_seed, [*by, "paradigm"], ["delta"])
+    wide = out.pivot_table(index=by, columns="paradigm", values=["delta", "delta_ci"], sort=False)
+    cols = [p for p in FRONTEND_PARADIGMS if p in set(out["paradigm"])]
+    table = pd.DataFrame(index=wide.index)
+    for p in cols:
+        table[p], table[f"{p}_ci"] = wide[("delta", p)], wide[("delta_ci", p)]
+    n = sub.groupby([*by, "paradigm", "seed"]).size().groupby(level=by).max().rename("n")
+    table = table.join(n).reset_index()
+    order = {t: i for i, t in enumerate(TASKS)}
+    table = table.sort_values(["task", "noise_split", "noise_type"], key=lambda s: s.map(order) if s.name == "task"
+                              else s).reset_index(drop=True)
+    return table[[*by, "n", *[c for p in cols for c in (p, f"{p}_ci")]]]
+
+
 def to_markdown(df: pd.DataFrame, digits: int = 3, index: bool = True) -> str:
     """A GitHub Markdown table; numeric ``x`` with an ``x_ci`` column become ``m ± h``."""
     if df.empty:
@@ -141,6 +170,7 @@ def write_tables(study_dir: str | Path, out_dir: str | Path | None = None, df: p
     out = Path(out_dir or study_dir / "results")
     out.mkdir(parents=True, exist_ok=True)
     df = collect(study_dir) if df is None else df
+    utt = per_utterance(study_dir) if utt is None else utt
     tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
     inv = inventory(study_dir)
     tables["inventory"] = (inv, inv)
@@ -152,7 +182,8 @@ def write_tables(study_dir: str | Path, out_dir: str | Path | None = None, df: p
         for name, t in (("seen_vs_unseen", seen_vs_unseen(df)), ("synthetic_vs_real", synthetic_vs_real(df)),
                         ("ae_quality", ae_quality_table(df)), ("ae_quality_by_snr", ae_quality_table(df, by_snr=True)),
                         ("by_source", by_source_table(collect_sources(study_dir))),
-                        ("paired_vs_iterative", paired_vs_iterative(df, per_utterance(study_dir) if utt is None else utt))):
+                        ("ae_by_noise_type", ae_by_noise_type(utt)),
+                        ("paired_vs_iterative", paired_vs_iterative(df, utt))):
             tables[name] = (t, t)
     imp = importance_summary(study_dir)
     tables["importance_summary"] = (imp, imp)
