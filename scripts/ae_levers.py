@@ -21,7 +21,10 @@ Two levers are prototyped here only (nothing in ``aelib/`` changes):
   with percussive bursts), ``crackle`` (clicks, gated hiss bursts); see :func:`synth_noise`;
 - ``--extra-noise DIR [--extra-kinds K ...]``: recorded noise files of other kinds (every ``.wav``/``.ogg`` under
   DIR whose name, less its suffix, is one of the kinds; identical files once) added to the *training* noise bank,
-  typed by that name (see :func:`add_recorded`); docs/levers.md uses megaglest's tileset ambience.
+  typed by that name (see :func:`add_recorded`); docs/levers.md uses megaglest's tileset ambience;
+- ``--val-other DIR [--val-other-kinds K ...]``: such files as a validation cell of other kinds instead
+  (``val_other``: the validation clips at 0 dB with them), to choose on kinds the AE never heard
+  (:func:`add_val_other`).
 
 Usage: ``.venv/bin/python scripts/ae_levers.py --task kws --epochs 3 --max-train-clips 1200 --out row.json``.
 """
@@ -46,7 +49,7 @@ from torch import nn  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aelib.audio import fit_length, load_audio  # noqa: E402
 from aelib.config import make_config, parse_sets  # noqa: E402
-from aelib.data import MixtureDataset, _rng, clip_seconds, load_data, speed_perturb, subset  # noqa: E402
+from aelib.data import MixtureDataset, NoiseBank, _rng, clip_seconds, load_data, speed_perturb, subset  # noqa: E402
 from aelib.device import seed_everything  # noqa: E402
 from aelib.metrics import si_sdr  # noqa: E402
 from aelib.runs import build_ae  # noqa: E402
@@ -204,21 +207,40 @@ def augment_bank(data, families: list[str], files: int, seconds: float, seed: in
     return {"real_files": len(bank) - len(families) * files, "synthetic_files": len(families) * files}
 
 
-def add_recorded(data, folder: Path, kinds: list[str] | None = None) -> dict[str, int]:
-    """Add the audio files under ``folder`` named after one of ``kinds`` (all when None; ``.../rain.ogg`` is kind
-    ``rain``) to the training noise bank (in the audio cache only), RMS-normalised, byte-identical files once."""
-    types, seen = {}, set()
+def recorded(folder: Path, kinds: list[str] | None = None) -> list[tuple[str, np.ndarray, str]]:
+    """(cache key, RMS-normalised wave, noise type) of the audio files under ``folder`` named after one of ``kinds``
+    (all when None; ``.../rain.ogg`` is kind ``rain``, type ``extra_rain``), byte-identical files once."""
+    out, seen = [], set()
     for f in sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".wav", ".ogg")):
         digest = hashlib.md5(f.read_bytes()).hexdigest()
         if (kinds and f.stem not in kinds) or digest in seen:
             continue
         seen.add(digest)
-        typ = f"extra_{f.stem}"
-        _add_to_bank(data, f"extra://{f.relative_to(folder)}", _norm(load_audio(f, warn=False)), typ)
-        types[typ] = types.get(typ, 0) + 1
-    if not types:
+        out.append((f"extra://{f.relative_to(folder)}", _norm(load_audio(f, warn=False)), f"extra_{f.stem}"))
+    if not out:
         raise SystemExit(f"error: no .wav or .ogg file of kinds {kinds or 'any'} under {folder}")
+    return out
+
+
+def add_recorded(data, folder: Path, kinds: list[str] | None = None) -> dict[str, int]:
+    """Add the files of :func:`recorded` to the training noise bank (in the audio cache only); count them per type."""
+    types: dict[str, int] = {}
+    for key, wave, typ in recorded(folder, kinds):
+        _add_to_bank(data, key, wave, typ)
+        types[typ] = types.get(typ, 0) + 1
     return types
+
+
+def add_val_other(bundles: dict, folder: Path, kinds: list[str] | None) -> dict[str, int]:
+    """A validation noise bank of other kinds (``val_other``) in every bundle: the files of :func:`recorded`, to
+    be mixed with the validation clips; a choice among settings that change what the AE hears in training can
+    then be made on kinds it never heard, as the unseen test kinds are (never the same files as training's)."""
+    files = recorded(folder, kinds)
+    for b in bundles.values():
+        for key, wave, _ in files:
+            b.cache._cache[key] = wave
+        b.noise["val_other"] = NoiseBank([{"path": k, "split": "val", "type": t} for k, _, t in files], b.cache)
+    return {t: sum(1 for *_, u in files if u == t) for t in sorted({t for *_, t in files})}
 
 
 # ---- evaluation at 0 dB ----------------------------------------------------------------------------
@@ -233,9 +255,10 @@ def eval_bundles(data_dir: str, n: int) -> dict:
 
 def cells(b, n: int) -> dict[str, MixtureDataset]:
     cfg, task = b.cfg, b.task
-    val = MixtureDataset(subset(b.rows["val"], n, 0), task, b.labels, b.cache, b.noise["val"], snr=0.0, seed=0,
-                         split_key=5, clip_seconds=clip_seconds(cfg, task))
-    return {"val": val, "test_seen": b.test_set("synthetic", "test_seen", 0.0),
+    val = {name: MixtureDataset(subset(b.rows["val"], n, 0), task, b.labels, b.cache, b.noise[name], snr=0.0, seed=0,
+                                split_key=5, clip_seconds=clip_seconds(cfg, task))
+           for name in ("val", "val_other") if name in b.noise}
+    return {**val, "test_seen": b.test_set("synthetic", "test_seen", 0.0),
             "test_unseen": b.test_set("synthetic", "test_unseen", 0.0)}
 
 
@@ -290,6 +313,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--augment", default="", help=f"comma-separated families of {FAMILIES}")
     p.add_argument("--extra-noise", default="", help="a folder of recorded noise files added to the training bank")
     p.add_argument("--extra-kinds", nargs="+", default=None, help="only files of these names (e.g. rain day)")
+    p.add_argument("--val-other", default="", help="a folder of recorded noise of other kinds: a validation cell")
+    p.add_argument("--val-other-kinds", nargs="+", default=None, help="only files of these names")
     p.add_argument("--aug-files", type=int, default=6, help="synthetic files per family")
     p.add_argument("--aug-seconds", type=float, default=16.0)
     p.add_argument("--seed", type=int, default=0)
@@ -312,10 +337,11 @@ def main(argv: list[str] | None = None) -> dict:
         over["max_train_clips"] = a.max_train_clips
     over.update(parse_sets(a.set))
     cfg = make_config("small", **over)
+    bundles = eval_bundles(cfg.data_dir, a.eval_clips)
+    other = add_val_other(bundles, Path(a.val_other).expanduser(), a.val_other_kinds) if a.val_other else {}
     if a.oracle:
-        row = {"label": a.label or "oracle mask", "argv": sys.argv[1:], "hop": cfg.hop}
-        return report(row, score(oracle_mask(build_ae(cfg)), eval_bundles(cfg.data_dir, a.eval_clips), a.eval_clips),
-                      a.out)
+        row = {"label": a.label or "oracle mask", "argv": sys.argv[1:], "hop": cfg.hop, "val_other": other}
+        return report(row, score(oracle_mask(build_ae(cfg)), bundles, a.eval_clips), a.out)
     seed_everything(cfg.seed)
     data = load_data(cfg, get_task(cfg.task))
     if a.pool:
@@ -333,14 +359,13 @@ def main(argv: list[str] | None = None) -> dict:
     shutil.rmtree(run_dir, ignore_errors=True)
     hist = [{k: h[k] for k in ("epoch", "train_loss", "val_ae_loss", "seconds")} for h in trainer.history]
 
-    bundles = eval_bundles(cfg.data_dir, a.eval_clips)
     t1 = time.time()
     trainer.ae.eval()
     scores = score(lambda batch: trainer.ae(batch["noisy"]), bundles, a.eval_clips)
     row = {"label": a.label or " ".join(sys.argv[1:]), "argv": sys.argv[1:], "train_clips": len(data.rows["train"]),
            "epochs": a.epochs, "width": a.width, "threads": a.threads,
            "s_per_epoch": round(float(np.mean([h["seconds"] for h in hist])), 1), "total_s": round(total, 1),
-           "eval_s": round(time.time() - t1, 1), "augment": aug, "history": hist}
+           "eval_s": round(time.time() - t1, 1), "augment": aug, "val_other": other, "history": hist}
     print(json.dumps({k: row[k] for k in ("label", "train_clips", "s_per_epoch", "total_s", "eval_s")}))
     return report(row, scores, a.out)
 
