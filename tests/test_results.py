@@ -100,6 +100,8 @@ def test_ae_by_noise_type_is_the_improvement_per_type_over_seeds():
     # per seed: gain + seed + 0.5 (half the clips +1); over seeds 0-2: gain + 1.5
     assert t.loc["fire", "cascade"] == pytest.approx(9.5) and t.loc["babble", "iterative"] == pytest.approx(3.5)
     assert t.loc["fire", "cascade_ci"] > 0
+    one = results.ae_by_noise_type(pd.DataFrame(rows).query("seed == 0")).set_index("noise_type")
+    assert one.loc["fire", "cascade"] == pytest.approx(8.5) and np.isnan(one.loc["fire", "cascade_ci"])  # one seed
     assert results.ae_by_noise_type(pd.DataFrame(rows).drop(columns="sisdr")).empty  # older predictions
 
 

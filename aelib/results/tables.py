@@ -128,7 +128,7 @@ def ae_by_noise_type(utt: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame
     by = ["task", "noise_split", "noise_type"]
     per_seed = sub.groupby([*by, "paradigm", "seed"], as_index=False)["delta"].mean()
     out = _over_seeds(per_seed, [*by, "paradigm"], ["delta"])
-    wide = out.pivot_table(index=by, columns="paradigm", values=["delta", "delta_ci"], sort=False)
+    wide = out.set_index([*by, "paradigm"])[["delta", "delta_ci"]].unstack("paradigm")  # keeps NaN CIs (one seed)
     cols = [p for p in FRONTEND_PARADIGMS if p in set(out["paradigm"])]
     table = pd.DataFrame(index=wide.index)
     for p in cols:
