@@ -9,7 +9,8 @@ from ``runs/power/``'s run summaries (:func:`aelib.ablations.pool_seeds`); the s
 tables are built by :mod:`aelib.results.sections`, the study's own lines (command, invocations, timings)
 here. The results page (every table and figure) is written whole; in README.md only the text between
 ``<!-- results:begin -->`` and ``<!-- results:end -->`` is replaced, by a short headline table with links to
-the page and to the hand-written lab notes (``docs/findings.md``).
+the page and to the hand-written lab notes (``docs/findings.md``), and that between ``<!-- answer:begin -->`` and
+``<!-- answer:end -->``, under the first paragraph, by the answer to the paper's question (:func:`answer`).
 Sentences in the "findings" list are generated from the paired tests, so they change when the numbers do.
 
     python scripts/report.py [--study runs/default] [--ablations runs/ablations] [--readme README.md]
@@ -35,9 +36,11 @@ from aelib.results import collect, reproduction_record, run_times, study_info, t
 from aelib.results.sections import (TASK_NAMES, competence, equal_budget, findings, headline_table, read_markdown,
                                     read_table, significant)
 from aelib.study import finished_runs
-from aelib.results.targets import from_scratch_minutes, question_lines, target_markdown
+from aelib.results.power import power_table
+from aelib.results.targets import from_scratch_minutes, per_task, question_lines, target_markdown, target_table
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+ANSWER = "<!-- answer:begin -->", "<!-- answer:end -->"  # the front page's answer, under its first paragraph
 FINDINGS = "findings.md"  # the hand-written reading of the tables, beside the results page
 POWER = Path("runs/power/pooled.md")  # `make power`: every task on seeds 0-5 (scripts/pooled_seeds.py)
 LEVERS = "levers.md"  # beside FINDINGS; its section COSTS_ANCHOR says what each unmet target would cost
@@ -297,13 +300,42 @@ def headline(study: Path, ablations: Path, page: Path = Path("docs/results.md"),
     return "\n".join(parts).rstrip() + "\n"
 
 
-def _readme_text(readme: Path, block: str) -> str | None:
-    text = readme.read_text()
-    if BEGIN not in text or END not in text:
+def answer(study: Path, power: Path | None = None, levers: str = f"docs/{LEVERS}") -> str:
+    """The README's answer under its first paragraph: the paper's question on the pooled seeds of ``make power``
+    (:func:`aelib.ablations.pooled_verdict`), the differences they resolve, and how many of the study's goals are
+    met (``levers``: the link, from the README's folder, to what the others would cost); a pointer to the Results
+    alone when there are no pooled seeds."""
+    pooled = pooled_cells(power, study)
+    verdict = pooled_verdict(pooled) if pooled is not None and not pooled.empty else ""
+    if not verdict:
+        return "The paper's question, answered by the reference study: [Results](#results).\n"
+    df = collect(study)
+    goals = target_table(df, pooled, reproduction_record(study)).dropna(subset=["met"])
+    met = goals.loc[goals["met"].astype(bool), "short"]
+    return (f"**The answer so far** (the reference study and `make power`'s seeds pooled, on {_tasks_named(power)}; "
+            f"generated from the runs, see [Results](#results)): {verdict} (p < 0.05; the smallest paired difference "
+            f"resolved, {per_task(power_table(pooled).set_index('task'), 'resolved')}). Of the study's {len(goals)} "
+            "goals (competent baselines, a strong front-end, stable seeds, the budget) it meets "
+            f"{len(met)}" + (f": {', '.join(met)}" if len(met) else "") + "; what reaching each of the others would "
+            f"cost is [measured]({levers}#{COSTS_ANCHOR}).\n")
+
+
+def _replace(text: str, marks: tuple[str, str], block: str) -> str | None:
+    """``text`` with what lies between the two ``marks`` replaced by ``block``; None when a mark is missing."""
+    begin, end = marks
+    if begin not in text or end not in text:
         return None
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return head + BEGIN + "\n" + block + END + tail
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + begin + "\n" + block + end + tail
+
+
+def _readme_text(readme: Path, block: str, answer_block: str | None = None) -> str | None:
+    """README with its results block (and, given one, its answer block, where it has the marks) replaced."""
+    text = _replace(readme.read_text(), (BEGIN, END), block)
+    if text is not None and answer_block is not None:
+        text = _replace(text, ANSWER, answer_block) or text
+    return text
 
 
 def main() -> int:
@@ -320,7 +352,8 @@ def main() -> int:
     if not (study / "study_info.json").is_file():
         raise FileNotFoundError(f"no study at {study} (no study_info.json): --study takes a folder such as runs/default")
     power = Path(a.power)
-    new_readme = _readme_text(readme, headline(study, ablations, page, readme, power))
+    new_readme = _readme_text(readme, headline(study, ablations, page, readme, power),
+                              answer(study, power, _link(page.parent / LEVERS, readme.parent)))
     if new_readme is None:
         print(f"{readme} has no {BEGIN} ... {END} block", file=sys.stderr)
         return 2

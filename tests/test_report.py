@@ -351,6 +351,11 @@ def test_pooled_seeds_pool_two_roots_and_reach_the_report(tmp_path):
     power, stability = table.iloc[-2], table.iloc[-3]
     assert power["detail"].startswith("3 seeds: kws ") and "; `make power`, 6 seeds: kws " in power["detail"]
     assert stability["detail"].startswith("kws ") and "; `make power`, 6 seeds: kws 0." in stability["detail"]
+    said = rep.answer(first / "default", out)  # the README's answer, under its first paragraph
+    assert said.startswith("**The answer so far** (the reference study and `make power`'s seeds pooled, on kws;")
+    assert f"{verdict} (p < 0.05; the smallest paired difference resolved, 6 seeds: kws 0." in said
+    assert re.search(r"Of the study's \d+ goals .* it meets 0;", said) and "(docs/levers.md#what-the-unmet-goals-would-cost)" in said
+    assert rep.answer(first / "default", second / "absent.md").startswith("The paper's question, answered")
     write_run(second / "default", "kws", "iterative", 0)
     with pytest.raises(UserError, match="must hold other seeds"):
         ablations.pool_seeds([first, second], ["kws"], ["uniform"])

@@ -45,6 +45,15 @@ class Target:
     audio: str = "synthetic"  # competence: the speech kind; frontend: the noise split
     digits: int = 3  # decimals of the measured value in the README
 
+    @property
+    def short(self) -> str:
+        """A few words for the row ("kws real speech", "the AE on unseen types", "the budget")."""
+        if self.kind == "competence":
+            return self.task + (" real speech" if self.audio == "real" and self.task != "asc" else "")
+        if self.kind == "frontend":
+            return f"the AE on {'unseen' if self.audio == 'test_unseen' else 'seen'} types"
+        return {"stability": "the seed spread", "budget": "the budget"}.get(self.kind, self.kind)
+
 
 TARGETS = (
     Target("kws: `clean` CA, clean audio, held-out synthetic voices (accuracy)", "competence", "kws", 0.90, True),
@@ -85,7 +94,7 @@ def _frontend(df: pd.DataFrame, t: Target) -> tuple[float, str]:
     return float(per_task.min()), detail
 
 
-def _per_task(power: pd.DataFrame, column: str) -> str:
+def per_task(power: pd.DataFrame, column: str) -> str:
     """"3 seeds: kws 0.033, asr 0.141": ``column`` of each task of a power table indexed by task."""
     seeds = "/".join(str(n) for n in sorted(set(power["n_seeds"])))
     return f"{seeds} seeds: " + ", ".join(f"{task} {r[column]:.3f}" for task, r in power.iterrows())
@@ -132,17 +141,17 @@ def target_table(df: pd.DataFrame, pooled: pd.DataFrame | None = None,
             detail = ", ".join(f"{task} {r['seed_sd_max']:.3f} (`{r['seed_sd_worst']}`)" for task, r in power.iterrows())
             if pooled is not None and not pooled.empty:
                 more = power_table(pooled[pooled["paradigm"].isin(PARADIGMS)])  # the study's paradigms, no ablation
-                detail += f"; `make power`, {_per_task(more.set_index('task'), 'seed_sd_max')}"
+                detail += f"; `make power`, {per_task(more.set_index('task'), 'seed_sd_max')}"
         elif t.kind == "power" and len(power):
-            value, detail = float(power["resolved"].min()), _per_task(power, "resolved")
+            value, detail = float(power["resolved"].min()), per_task(power, "resolved")
             if pooled is not None and not pooled.empty:
-                detail += f"; `make power`, {_per_task(power_table(pooled).set_index('task'), 'resolved')}"
+                detail += f"; `make power`, {per_task(power_table(pooled).set_index('task'), 'resolved')}"
         elif t.kind == "budget":
             value, detail = _budget(scratch, len(df[["task", "paradigm", "seed"]].drop_duplicates()) if len(df) else 0)
         met = None
         if math.isfinite(t.goal) and math.isfinite(value):
             met = bool(value >= t.goal if t.higher_is_better else value <= t.goal)
-        rows.append({"target": t.name, "goal": t.goal, "higher_is_better": t.higher_is_better, "value": value,
+        rows.append({"target": t.name, "short": t.short, "goal": t.goal, "higher_is_better": t.higher_is_better, "value": value,
                      "digits": t.digits, "detail": detail, "met": met})
     return pd.DataFrame(rows)
 
