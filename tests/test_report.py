@@ -354,7 +354,8 @@ def test_pooled_seeds_pool_two_roots_and_reach_the_report(tmp_path):
     said = rep.answer(first / "default", out)  # the README's answer, under its first paragraph
     assert said.startswith("**The answer so far** (the reference study and `make power`'s seeds pooled, on kws;")
     assert f"{verdict} (p < 0.05; the smallest paired difference resolved, 6 seeds: kws 0." in said
-    assert re.search(r"Of the study's \d+ goals .* it meets 0;", said) and "(docs/levers.md#what-the-unmet-goals-would-cost)" in said
+    assert re.search(r"Of the study's \d+ goals .* it meets 0;", said)
+    assert "(docs/levers.md#what-the-unmet-goals-would-cost)" in said
     assert rep.answer(first / "default", second / "absent.md").startswith("The paper's question, answered")
     write_run(second / "default", "kws", "iterative", 0)
     with pytest.raises(UserError, match="must hold other seeds"):

@@ -151,8 +151,8 @@ def target_table(df: pd.DataFrame, pooled: pd.DataFrame | None = None,
         met = None
         if math.isfinite(t.goal) and math.isfinite(value):
             met = bool(value >= t.goal if t.higher_is_better else value <= t.goal)
-        rows.append({"target": t.name, "short": t.short, "goal": t.goal, "higher_is_better": t.higher_is_better, "value": value,
-                     "digits": t.digits, "detail": detail, "met": met})
+        rows.append({"target": t.name, "short": t.short, "goal": t.goal, "higher_is_better": t.higher_is_better,
+                     "value": value, "digits": t.digits, "detail": detail, "met": met})
     return pd.DataFrame(rows)
 
 
