@@ -12,7 +12,7 @@ seeds, loss and best-epoch choice as a study) and then scores the AE at 0 dB inp
 Every setting is scored on the same mixtures: the evaluation bundles are built from the whole corpus with fixed
 seeds, independently of the training settings.
 
-Two levers are prototyped here only (nothing in ``aelib/`` changes):
+Levers prototyped here only (nothing in ``aelib/`` changes):
 
 - ``--pool``: one speech AE trained on the pooled training clips of kws + asr + ser (random ``--segment`` s crops
   per clip and epoch, so longer clips contribute all their audio over the epochs);
@@ -243,6 +243,14 @@ def add_val_other(bundles: dict, folder: Path, kinds: list[str] | None) -> dict[
     return {t: sum(1 for *_, u in files if u == t) for t in sorted({t for *_, t in files})}
 
 
+def shared_files(train: NoiseBank, val_other: NoiseBank) -> list[str]:
+    """The ``val_other`` files whose audio is also in the training bank (a leak: the cell would not be unheard)."""
+    def digests(bank: NoiseBank) -> dict[str, str]:
+        return {hashlib.md5(np.ascontiguousarray(bank.cache(p)).tobytes()).hexdigest(): p for p in bank.paths}
+    heard = digests(train)
+    return sorted(p for d, p in digests(val_other).items() if d in heard)
+
+
 # ---- evaluation at 0 dB ----------------------------------------------------------------------------
 def eval_bundles(data_dir: str, n: int) -> dict:
     """Per speech task: a bundle of the whole corpus (seed 0) whose test rows are ``n`` synthetic clips."""
@@ -350,6 +358,9 @@ def main(argv: list[str] | None = None) -> dict:
         if a.augment else {}
     if a.extra_noise:
         aug["recorded"] = add_recorded(data, Path(a.extra_noise).expanduser(), a.extra_kinds)
+    leak = shared_files(data.noise["train"], bundles[cfg.task].noise["val_other"]) if other else []
+    if leak:
+        raise SystemExit(f"error: --val-other files are in the training noise too: {', '.join(leak)}")
     ae = build_ae(cfg)
     run_dir = Path(cfg.run_root) / f"run-{os.getpid()}"
     trainer = Trainer(cfg, data, ae, nn.Identity(), run_dir, progress=False)

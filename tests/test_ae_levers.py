@@ -30,5 +30,11 @@ def test_recorded_files_by_kind_once_each_and_a_val_other_bank(tmp_path):
     assert levers.add_val_other(bundles, tmp_path, ["rain", "owl"]) == {"extra_owl": 1, "extra_rain": 1}
     bank = bundles["asr"].noise["val_other"]
     assert len(bank) == 2 and set(bank.types.values()) == {"extra_owl", "extra_rain"} and bank.lengths == [1600, 1600]
+    cache = AudioCache(16_000)
+    cache._cache["t0"] = np.zeros(800, np.float32)
+    train = SimpleNamespace(cache=cache, noise={"train": levers.NoiseBank([{"path": "t0", "type": "fire"}], cache)})
+    assert levers.shared_files(train.noise["train"], bank) == []
+    levers._add_to_bank(train, "extra://owl.wav", files[0][1], "extra_owl")  # the same audio under another name
+    assert levers.shared_files(train.noise["train"], bank) == [files[0][0]]
     with pytest.raises(SystemExit, match="no .wav or .ogg"):
         levers.recorded(tmp_path, ["thunder"])
