@@ -240,6 +240,8 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
                          "columns the noisy-grid mean (`espeak*`: the six unseen espeak voices together)"),
                         ("ae_quality", "AE quality on the noisy test grid (enhanced vs input)"),
                         ("ae_by_noise_type", "SI-SDR improvement (dB) per test noise type, over the noisy test grid"),
+                        ("score_by_noise_type", "Per-utterance score per test noise type (correct or not; asr: the "
+                         "utterance's WER), over the noisy test grid"),
                         ("paired_vs_iterative", "Paired tests: iterative minus each other paradigm"),
                         ("importance_summary", "Importance weights per round"),
                         ("cross_task", "Cross-task matrix: AE trained for row task, CA of column task")):

@@ -103,6 +103,10 @@ def test_ae_by_noise_type_is_the_improvement_per_type_over_seeds():
     one = results.ae_by_noise_type(pd.DataFrame(rows).query("seed == 0")).set_index("noise_type")
     assert one.loc["fire", "cascade"] == pytest.approx(8.5) and np.isnan(one.loc["fire", "cascade_ci"])  # one seed
     assert results.ae_by_noise_type(pd.DataFrame(rows).drop(columns="sisdr")).empty  # older predictions
+    scores = pd.DataFrame(rows).assign(score=lambda d: (d["seed"] + d["clip"].str[1:].astype(int)) % 2)
+    by = results.score_by_noise_type(scores).set_index("noise_type")  # every paradigm, the AE's or not
+    assert list(by.columns[3::2]) == ["noisy", "cascade", "iterative"] and by.loc["fire", "noisy"] == 0.5
+    assert results.score_by_noise_type(scores.assign(noise_type=float("nan"))).empty  # no noise types recorded
 
 
 def test_importance_summary(study):

@@ -112,33 +112,51 @@ def ae_quality_table(df: pd.DataFrame, kind: str = "synthetic", by_snr: bool = F
     return out
 
 
-def ae_by_noise_type(utt: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame:
-    """SI-SDR improvement (dB, enhanced minus input, mean over the noisy test grid's utterances) per noise type of
-    the test files, one column per paradigm with a front-end, mean ± 95 % CI over seeds: which kinds of noise a
-    front-end fails on, the unseen types above all. Made from ``predictions.csv`` (:func:`per_utterance`);
-    ``n`` is the utterances of one run in that type's cells (the draw is the same in every run)."""
-    need = {"noise_type", "sisdr", "input_sisdr"}
-    if utt.empty or not need <= set(utt.columns):
-        return pd.DataFrame()
-    sub = of_task_kind(utt, kind)
-    sub = sub[sub["noise_split"].isin(NOISY) & sub["paradigm"].isin(FRONTEND_PARADIGMS) & sub["sisdr"].notna()]
-    if sub.empty:
-        return pd.DataFrame()
-    sub = sub.assign(delta=sub["sisdr"] - sub["input_sisdr"])
+def _by_noise_type(sub: pd.DataFrame, column: str, paradigms: tuple[str, ...]) -> pd.DataFrame:
+    """Mean of ``column`` per task, noise split and noise type of the test files, one column per paradigm (mean and
+    95 % CI over seeds of each run's mean), and ``n``: the utterances of one run in that type's cells."""
     by = ["task", "noise_split", "noise_type"]
-    per_seed = sub.groupby([*by, "paradigm", "seed"], as_index=False)["delta"].mean()
-    out = _over_seeds(per_seed, [*by, "paradigm"], ["delta"])
-    wide = out.set_index([*by, "paradigm"])[["delta", "delta_ci"]].unstack("paradigm")  # keeps NaN CIs (one seed)
-    cols = [p for p in FRONTEND_PARADIGMS if p in set(out["paradigm"])]
+    per_seed = sub.groupby([*by, "paradigm", "seed"], as_index=False)[column].mean()
+    out = _over_seeds(per_seed, [*by, "paradigm"], [column])
+    wide = out.set_index([*by, "paradigm"])[[column, f"{column}_ci"]].unstack("paradigm")  # keeps NaN CIs (one seed)
+    cols = [p for p in paradigms if p in set(out["paradigm"])]
     table = pd.DataFrame(index=wide.index)
     for p in cols:
-        table[p], table[f"{p}_ci"] = wide[("delta", p)], wide[("delta_ci", p)]
+        table[p], table[f"{p}_ci"] = wide[(column, p)], wide[(f"{column}_ci", p)]
     n = sub.groupby([*by, "paradigm", "seed"]).size().groupby(level=by).max().rename("n")
     table = table.join(n).reset_index()
     order = {t: i for i, t in enumerate(TASKS)}
-    table = table.sort_values(["task", "noise_split", "noise_type"], key=lambda s: s.map(order) if s.name == "task"
-                              else s).reset_index(drop=True)
+    table = table.sort_values(by, key=lambda s: s.map(order) if s.name == "task" else s).reset_index(drop=True)
     return table[[*by, "n", *[c for p in cols for c in (p, f"{p}_ci")]]]
+
+
+def _noisy_rows(utt: pd.DataFrame, kind: str, need: set[str]) -> pd.DataFrame:
+    """The per-utterance rows of the noisy test cells of each task's table kind with a noise type; empty without
+    ``need`` columns."""
+    if utt.empty or not need <= set(utt.columns):
+        return pd.DataFrame()
+    sub = of_task_kind(utt, kind)
+    return sub[sub["noise_split"].isin(NOISY) & sub["noise_type"].notna()]
+
+
+def ae_by_noise_type(utt: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame:
+    """SI-SDR improvement (dB, enhanced minus input, mean over the noisy test grid's utterances) per noise type of
+    the test files, one column per paradigm with a front-end, mean ± 95 % CI over seeds: which kinds of noise a
+    front-end fails on, the unseen types above all. Made from ``predictions.csv`` (:func:`per_utterance`)."""
+    sub = _noisy_rows(utt, kind, {"noise_type", "sisdr", "input_sisdr"})
+    if not sub.empty:
+        sub = sub[sub["paradigm"].isin(FRONTEND_PARADIGMS) & sub["sisdr"].notna()]
+    if sub.empty:
+        return pd.DataFrame()
+    return _by_noise_type(sub.assign(delta=sub["sisdr"] - sub["input_sisdr"]), "delta", FRONTEND_PARADIGMS)
+
+
+def score_by_noise_type(utt: pd.DataFrame, kind: str = "synthetic") -> pd.DataFrame:
+    """The downstream model's per-utterance score (correct or not; for asr the utterance's WER) per noise type of the
+    test files and paradigm, mean ± 95 % CI over seeds, over the noisy test grid: which noise each paradigm fails
+    on. A mean of utterances: accuracy, not ser's UAR nor asr's corpus WER."""
+    sub = _noisy_rows(utt, kind, {"noise_type", "score"})
+    return pd.DataFrame() if sub.empty else _by_noise_type(sub, "score", PARADIGMS)
 
 
 def to_markdown(df: pd.DataFrame, digits: int = 3, index: bool = True) -> str:
@@ -182,7 +200,7 @@ def write_tables(study_dir: str | Path, out_dir: str | Path | None = None, df: p
         for name, t in (("seen_vs_unseen", seen_vs_unseen(df)), ("synthetic_vs_real", synthetic_vs_real(df)),
                         ("ae_quality", ae_quality_table(df)), ("ae_quality_by_snr", ae_quality_table(df, by_snr=True)),
                         ("by_source", by_source_table(collect_sources(study_dir))),
-                        ("ae_by_noise_type", ae_by_noise_type(utt)),
+                        ("ae_by_noise_type", ae_by_noise_type(utt)), ("score_by_noise_type", score_by_noise_type(utt)),
                         ("paired_vs_iterative", paired_vs_iterative(df, utt))):
             tables[name] = (t, t)
     imp = importance_summary(study_dir)
