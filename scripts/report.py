@@ -148,13 +148,14 @@ def study_line(study: Path) -> list[str]:
 
 
 def targets_block(df: pd.DataFrame, here: Path, levers: str = LEVERS, power: Path | None = None,
-                  study: Path = Path("runs/default")) -> list[str]:
+                  study: Path = Path("runs/default"), pooled: pd.DataFrame | None = None) -> list[str]:
     """The targets of the decisive study, each beside its measured value (aelib.results.targets); ``levers``:
     the link, from the page's folder ``here``, to what reaching the unmet ones would cost. The power row adds
-    the pooled seeds of ``make power`` and the budget row reads ``study``'s ``reproduction.json``."""
+    the pooled seeds of ``make power`` (``pooled``, or :func:`pooled_cells` of ``power``) and the budget row reads
+    ``study``'s ``reproduction.json``."""
     if df.empty:
         return []
-    pooled = pooled_cells(power, study)
+    pooled = pooled_cells(power, study) if pooled is None else pooled
     return ["Targets of the decisive study (means over seeds of test scores, never used for a choice; "
             "`aelib/results/targets.py`):",
             "", *target_markdown(df, pooled, reproduction_record(study)), "",
@@ -195,9 +196,11 @@ def _generated_by(study: Path, ablations: Path) -> str:
 
 
 def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmark.json"),
-                 page: Path = Path("docs/results.md"), readme: Path = Path("README.md"), power: Path | None = None) -> str:
+                 page: Path = Path("docs/results.md"), readme: Path = Path("README.md"), power: Path | None = None,
+                 pooled: pd.DataFrame | None = None) -> str:
     """The full results page: every table and figure of the study, the ablations and ``power`` (the pooled
-    seeds of ``make power``, when given and present); figure paths are relative to the page's folder."""
+    seeds of ``make power``, when given and present; ``pooled``: their cells, if already pooled); figure paths
+    are relative to the page's folder."""
     res = study / "results"
     here = page.parent
     df = collect(study)
@@ -215,7 +218,7 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
         "",
         "## Targets (issue 23)",
         "",
-        *targets_block(df, here, power=power, study=study),
+        *targets_block(df, here, power=power, study=study, pooled=pooled),
         significant(study),
         "",
         "## Are the baselines competent?",
@@ -271,8 +274,9 @@ def results_page(study: Path, ablations: Path, bench: Path = Path("runs/benchmar
 
 
 def headline(study: Path, ablations: Path, page: Path = Path("docs/results.md"),
-             readme: Path = Path("README.md"), power: Path | None = None) -> str:
-    """The README's block: the study line, one headline table, and links to the results page and the lab notes."""
+             readme: Path = Path("README.md"), power: Path | None = None, pooled: pd.DataFrame | None = None) -> str:
+    """The README's block: the study line, one headline table, and links to the results page and the lab notes
+    (``pooled``: the cells of ``power``'s seeds, if already pooled)."""
     here = readme.parent
     info = study_info(study)
     df = collect(study)
@@ -288,7 +292,7 @@ def headline(study: Path, ablations: Path, page: Path = Path("docs/results.md"),
         "",
         *study_line(study),
         "",
-        *targets_block(df, here, _link(page.parent / LEVERS, here), power, study),
+        *targets_block(df, here, _link(page.parent / LEVERS, here), power, study, pooled),
         f"Primary metric, mean ± 95 % CI over {seeds} seeds: the `clean` CA on clean test audio, and each paradigm's "
         "mean over the noisy test grid (every test SNR, seen and unseen noise types; the best in bold). Test speech is "
         "synthetic voices unseen in training"
@@ -302,12 +306,13 @@ def headline(study: Path, ablations: Path, page: Path = Path("docs/results.md"),
     return "\n".join(parts).rstrip() + "\n"
 
 
-def answer(study: Path, power: Path | None = None, levers: str = f"docs/{LEVERS}") -> str:
+def answer(study: Path, power: Path | None = None, levers: str = f"docs/{LEVERS}",
+           pooled: pd.DataFrame | None = None) -> str:
     """The README's answer under its first paragraph: the paper's question on the pooled seeds of ``make power``
     (:func:`aelib.ablations.pooled_verdict`), the differences they resolve, and how many of the study's goals are
     met (``levers``: the link, from the README's folder, to what the others would cost); a pointer to the Results
-    alone when there are no pooled seeds."""
-    pooled = pooled_cells(power, study)
+    alone when there are no pooled seeds (``pooled``: their cells, if already pooled)."""
+    pooled = pooled_cells(power, study) if pooled is None else pooled
     verdict = pooled_verdict(pooled) if pooled is not None and not pooled.empty else ""
     if not verdict:
         return "The paper's question, answered by the reference study: [Results](#results).\n"
@@ -354,12 +359,13 @@ def main() -> int:
     if not (study / "study_info.json").is_file():
         raise FileNotFoundError(f"no study at {study} (no study_info.json): --study takes a folder such as runs/default")
     power = Path(a.power)
-    new_readme = _readme_text(readme, headline(study, ablations, page, readme, power),
-                              answer(study, power, _link(page.parent / LEVERS, readme.parent)))
+    pooled = pooled_cells(power, study)  # once for the README's two blocks and the page
+    new_readme = _readme_text(readme, headline(study, ablations, page, readme, power, pooled),
+                              answer(study, power, _link(page.parent / LEVERS, readme.parent), pooled))
     if new_readme is None:
         print(f"{readme} has no {BEGIN} ... {END} block", file=sys.stderr)
         return 2
-    new_page = results_page(study, ablations, Path(a.bench), page, readme, power)
+    new_page = results_page(study, ablations, Path(a.bench), page, readme, power, pooled)
     outputs = ((readme, new_readme), (page, new_page))
     if a.check:
         stale = [str(path) for path, new in outputs if not path.exists() or path.read_text() != new]
